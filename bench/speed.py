@@ -1,0 +1,132 @@
+"""Speed and memory of `analyze` over the PTC dev articles, on this machine.
+
+    python bench/speed.py [--components tagger,actors,...] [--threads 2]
+
+Prints: full-pipeline throughput (articles/s, characters/s), the encoder-only forward
+throughput over the same articles (the bound the pipeline is compared against), warm
+latency for a 5,000-character article, cold CLI start to first result, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--components", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0, help="only the first N dev articles")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+
+    import torch
+    torch.set_num_threads(a.threads)
+    os.environ.setdefault("REDLINE_THREADS", str(a.threads))
+    from redline.io.ptc import load_articles
+    from redline.pipeline import analyze, default_pipeline
+
+    dev = a.data / "ptc" / "dev-articles"
+    if not dev.is_dir():
+        sys.exit(f"PTC dev not found under {dev}")
+    articles = list(load_articles(dev).values())
+    if a.limit:
+        articles = articles[:a.limit]
+    comps = tuple(a.components.split(",")) if a.components else None
+    chars = sum(len(t) for t in articles)
+
+    t = time.perf_counter()
+    default_pipeline(comps)  # load models
+    load_s = time.perf_counter() - t
+    analyze(articles[0], components=comps)  # warm-up
+
+    t = time.perf_counter()
+    n_spans = 0
+    for i, text in enumerate(articles):
+        n_spans += len(analyze(text, id=str(i), components=comps).spans)
+    full_s = time.perf_counter() - t
+
+    result = {
+        "articles": len(articles), "characters": chars, "threads": a.threads,
+        "components": list(comps or default_pipeline(comps).names),
+        "model_load_s": round(load_s, 2),
+        "analyze_articles_per_s": round(len(articles) / full_s, 2),
+        "analyze_chars_per_s": round(chars / full_s),
+        "spans": n_spans,
+    }
+
+    # Encoder-only bound: the same windows through the bare encoder, nothing else.
+    from redline.components.tagger import load_technique_model
+    try:
+        model = load_technique_model()
+    except Exception:  # noqa: BLE001 - no trained model: skip the bound
+        model = None
+    if model is not None:
+        from redline.models.technique import batch_windows, tokenize_article
+        tok = model.tokenizer
+        toks = [tokenize_article(tok, text, model.window, model.stride) for text in articles]
+        t = time.perf_counter()
+        with torch.inference_mode():
+            for tk in toks:
+                for b in range(0, len(tk.windows), 16):
+                    which = list(range(b, min(b + 16, len(tk.windows))))
+                    ids, mask = batch_windows(tk, which, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=model.bf16):
+                        model.net.encode(ids, mask)
+        enc_s = time.perf_counter() - t
+        result["encoder_only_articles_per_s"] = round(len(articles) / enc_s, 2)
+        result["pieces"] = sum(len(tk.ids) for tk in toks)
+        result["bf16"] = model.bf16
+
+    # Warm latency for a 5,000-character article.
+    long_text = "\n".join(articles)
+    five_k = long_text[:5000]
+    lat = []
+    for _ in range(5):
+        t = time.perf_counter()
+        analyze(five_k, components=comps)
+        lat.append(time.perf_counter() - t)
+    result["warm_latency_5000_chars_s"] = round(statistics.median(lat), 3)
+    result["peak_rss_mb"] = round(peak_rss_mb())
+
+    # Cold start: a fresh CLI process to its first result.
+    sample = REPO / "examples" / "op-ed.txt"
+    cmd = [sys.executable, "-m", "redline.cli", "analyze", str(sample), "-f", "json"]
+    if comps:
+        cmd += ["--components", ",".join(comps)]
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, env={**os.environ, "REDLINE_THREADS": str(a.threads)})
+    result["cold_cli_first_result_s"] = round(time.perf_counter() - t, 2)
+    result["cold_cli_ok"] = r.returncode == 0
+
+    if a.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"PTC dev: {result['articles']} articles, {chars:,} characters, {a.threads} threads, "
+          f"pipeline {'+'.join(result['components'])}")
+    print(f"  analyze:        {result['analyze_articles_per_s']:>7} articles/s  {result['analyze_chars_per_s']:>9,} chars/s")
+    if "encoder_only_articles_per_s" in result:
+        print(f"  encoder only:   {result['encoder_only_articles_per_s']:>7} articles/s  (bf16={result['bf16']})")
+    print(f"  warm latency:   {result['warm_latency_5000_chars_s']:>7} s for 5,000 characters")
+    print(f"  cold CLI start: {result['cold_cli_first_result_s']:>7} s to first result (ok={result['cold_cli_ok']})")
+    print(f"  model load:     {result['model_load_s']:>7} s   peak RSS: {result['peak_rss_mb']} MB")
+
+
+if __name__ == "__main__":
+    main()

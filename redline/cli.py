@@ -1,0 +1,233 @@
+"""The `redline` command: thin layers over the library calls in redline.pipeline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from redline import __version__
+from redline.errors import RedlineError
+
+app = typer.Typer(
+    name="redline",
+    help="Lay bare how an article argues: persuasion techniques, actors, claims.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Fmt(str, Enum):
+    json = "json"
+    jsonl = "jsonl"
+    ptc = "ptc"
+    text = "text"
+    html = "html"
+
+
+class Task(str, Enum):
+    si = "si"
+    tc = "tc"
+    flc = "flc"
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"redline: error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"redline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")) -> None:
+    """redline: persuasion and propaganda techniques, actors and claims in news articles."""
+
+
+def _components(spec: Optional[str]) -> Optional[tuple[str, ...]]:
+    return tuple(c.strip() for c in spec.split(",") if c.strip()) if spec else None
+
+
+@app.command()
+def analyze(
+    paths: List[str] = typer.Argument(..., help="Files, folders (every *.txt) or - for stdin."),
+    fmt: Fmt = typer.Option(Fmt.json, "-f", "--format", help="Output format."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
+                                              help="Token probability needed to start a span; "
+                                                   "higher = fewer, surer spans. Default: the model's, tuned on PTC dev."),
+    components: Optional[str] = typer.Option(None, "--components",
+                                             help="Comma-separated pipeline, e.g. 'lexicon' for the fast rules."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+) -> None:
+    """Find persuasion techniques (and actors, claims) in articles."""
+    from redline.io.formats import render
+    from redline.io.inputs import iter_sources
+    from redline.pipeline import analyze as run_analysis
+
+    try:
+        sources = list(iter_sources(paths))
+    except RedlineError as exc:
+        _fail(str(exc))
+    docs, failures = [], 0
+    show_bar = not quiet and len(sources) > 1 and sys.stderr.isatty()
+    iterator = sources
+    if show_bar:
+        from tqdm import tqdm
+        iterator = tqdm(sources, desc="analyzing", unit="article")
+    for src in iterator:
+        if src.error:
+            failures += 1
+            typer.echo(f"redline: error: {src.error}", err=True)
+            continue
+        try:
+            docs.append(run_analysis(src.text, id=src.id, meta={"path": src.path},
+                                     threshold=threshold, components=_components(components)))
+        except RedlineError as exc:
+            failures += 1
+            typer.echo(f"redline: error: {src.path}: {exc}", err=True)
+    if docs:
+        text = render(docs, fmt.value)
+        if out:
+            out.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    if failures:
+        typer.echo(f"redline: {failures} of {len(sources)} inputs failed", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def classify(
+    spans: Path = typer.Option(..., "--spans", help="PTC template lines: article_id, [technique,] start, end."),
+    articles: Path = typer.Argument(..., help="Folder with article<ID>.txt files."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output"),
+) -> None:
+    """The TC task: label given spans with a technique (PTC lines out, same order)."""
+    from redline.components.tagger import TechniqueTagger
+    from redline.io.inputs import read_path
+    from redline.io.ptc import format_label, read_labels
+
+    try:
+        labels = read_labels(spans)
+        if not articles.is_dir():
+            raise RedlineError(f"{articles}: not a folder of articles")
+        tagger = TechniqueTagger()
+        by_article: dict[str, list[int]] = {}
+        for i, lab in enumerate(labels):
+            by_article.setdefault(lab.article_id, []).append(i)
+        result: list[str] = [""] * len(labels)
+        for aid, idx in by_article.items():
+            path = articles / f"article{aid}.txt"
+            if not path.exists():
+                path = articles / f"{aid}.txt"
+            text = read_path(path)
+            for i in idx:
+                if labels[i].end > len(text):
+                    raise RedlineError(f"span {labels[i].start}-{labels[i].end} is beyond the end of {path}")
+            preds = tagger.classify(text, [(labels[i].start, labels[i].end) for i in idx])
+            for i, (tech, _) in zip(idx, preds):
+                result[i] = format_label(aid, labels[i].start, labels[i].end, tech)
+    except RedlineError as exc:
+        _fail(str(exc))
+    text = "".join(line + "\n" for line in result)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def evaluate(
+    gold: Path = typer.Argument(..., help="Gold PTC label file or folder."),
+    pred: Path = typer.Argument(..., help="Predicted PTC label file or folder."),
+    task: Task = typer.Option(Task.si, "--task", help="si, tc or flc."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Score predictions with the official SemEval-2020 Task 11 semantics."""
+    from redline.io.ptc import read_labels
+    from redline.metrics import SCORERS
+
+    try:
+        g, p = read_labels(gold), read_labels(pred)
+        if task is not Task.si and any(not lab.technique for lab in g):
+            raise RedlineError(f"{gold}: task {task.value} needs technique labels (4 columns)")
+        if task is not Task.si and any(not lab.technique for lab in p):
+            raise RedlineError(f"{pred}: task {task.value} needs technique labels (4 columns)")
+    except RedlineError as exc:
+        _fail(str(exc))
+    score = SCORERS[task.value](g, p)
+    if as_json:
+        typer.echo(json.dumps(score.as_dict(), indent=2))
+        return
+    typer.echo(f"task {task.value}: P={score.precision:.4f} R={score.recall:.4f} F1={score.f1:.4f} "
+               f"(pred {score.n_pred}, gold {score.n_gold})")
+    for tech, s in score.per_technique.items():
+        typer.echo(f"  {tech:<40} P={s['precision']:.4f} R={s['recall']:.4f} F1={s['f1']:.4f} "
+                   f"(pred {s['n_pred']}, gold {s['n_gold']})")
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(Path("../shared/data"), "--data", help="The shared data folder."),
+    out: Path = typer.Option(Path("redline/models/technique"), "--out", help="Model folder to write."),
+    epochs: int = typer.Option(4, "--epochs"),
+    seed: int = typer.Option(13, "--seed"),
+    limit_articles: int = typer.Option(0, "--limit-articles", help="Train on the first N articles (smoke runs)."),
+    limit_dev: int = typer.Option(0, "--limit-dev", help="Tune on the first N dev articles (smoke runs)."),
+    log: Optional[Path] = typer.Option(None, "--log", help="Log file (default OUT/train.log)."),
+) -> None:
+    """Train the technique model on PTC train; tune and calibrate on PTC dev."""
+    from redline.train import TrainConfig, setup_logging, train as run_train
+
+    if not (data / "ptc" / "train-articles").is_dir():
+        _fail(f"{data}/ptc/train-articles not found: point --data at the shared data folder")
+    setup_logging(log or out / "train.log")
+    report = run_train(TrainConfig(data=data, out=out, epochs=epochs, seed=seed,
+                                   limit_articles=limit_articles, limit_dev=limit_dev))
+    typer.echo(json.dumps({k: report[k] for k in report if not k.startswith("dev_")}, indent=2))
+    typer.echo(f"dev SI F1 {report['dev_si']['f1']:.4f}  TC micro-F1 {report['dev_tc']['f1']:.4f}  "
+               f"FLC F1 {report['dev_flc']['f1']:.4f}")
+
+
+@app.command()
+def techniques(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the technique taxonomy."""
+    from redline import taxonomy
+
+    if as_json:
+        typer.echo(json.dumps(taxonomy.as_json(), indent=2, ensure_ascii=False))
+        return
+    for label in taxonomy.PTC_TECHNIQUES:
+        info = taxonomy.technique_info(label)
+        typer.echo(f"{label:<40} {info.family:<22} {info.definition}")
+
+
+def run() -> None:  # console-script entry point
+    try:
+        app()
+    except RedlineError as exc:
+        typer.echo(f"redline: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: say so briefly, full trace on request
+        import os
+        if os.environ.get("REDLINE_DEBUG"):
+            raise
+        typer.echo(f"redline: internal error: {type(exc).__name__}: {exc} "
+                   "(set REDLINE_DEBUG=1 for the traceback)", err=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    run()

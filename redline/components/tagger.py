@@ -1,0 +1,64 @@
+"""The trained technique model as a pipeline component (the default detector)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from redline.doc import Document
+from redline.errors import ModelError
+from redline.pipeline import register
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "technique"
+
+_cache: dict[str, object] = {}
+_cache_lock = threading.Lock()
+
+
+def load_technique_model(folder: Path | str | None = None):
+    """Load (once per process) the technique model from its folder."""
+    from redline.models.technique import TechniqueModel
+
+    folder = Path(folder or os.environ.get("REDLINE_TECHNIQUE_MODEL") or DEFAULT_MODEL_DIR)
+    key = str(folder.resolve())
+    with _cache_lock:
+        if key not in _cache:
+            if not (folder / "model.safetensors").exists():
+                raise ModelError(f"no technique model in {folder}: run `redline train` or reinstall redline")
+            threads = int(os.environ.get("REDLINE_THREADS", "0")) or None
+            _cache[key] = TechniqueModel(folder, threads=threads)
+        return _cache[key]
+
+
+class TechniqueTagger:
+    """Finds technique spans with the trained encoder model."""
+
+    name = "tagger"
+
+    def __init__(self, model_dir: str | Path | None = None, threshold: float | None = None):
+        self.model = load_technique_model(model_dir)
+        self.threshold = threshold
+
+    def __call__(self, doc: Document) -> Document:
+        for s, e, tech, score in self.model.predict(doc.text, threshold=self.threshold):
+            doc.add_span(s, e, tech, score, source=self.name)
+        cfg = self.model.config
+        doc.model["tagger"] = {
+            "name": cfg.get("name"),
+            "base": cfg.get("base"),
+            "threshold": self.threshold if self.threshold is not None else cfg.get("decode", {}).get("threshold"),
+            "dev_scores": cfg.get("dev_scores", {}),
+        }
+        return doc
+
+    def classify(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[str, float]]:
+        """The TC task: the most likely technique for each given span."""
+        from redline.taxonomy import PTC_TECHNIQUES
+        probs = self.model.classify(text, spans)
+        return [(PTC_TECHNIQUES[int(p.argmax())], float(p.max())) for p in probs]
+
+
+@register("tagger")
+def make_tagger(**options) -> TechniqueTagger:
+    return TechniqueTagger(**options)

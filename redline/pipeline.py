@@ -1,0 +1,126 @@
+"""Components in a pipeline, and the one library call everything else wraps.
+
+A component is any object with a `name` and `__call__(doc) -> doc` that reads the
+`Document` and adds to it. Components register under a name, so the CLI, the server
+and the corpus runner build the same pipeline from the same names:
+
+    >>> import redline
+    >>> doc = redline.analyze("They are traitors! Never forget it.")
+    >>> [(s.text, s.technique) for s in doc.spans]
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterable, Protocol
+
+from redline.doc import Document
+from redline.errors import InputError
+
+MAX_CHARS = 2_000_000  # a book, not an article: refuse rather than run for minutes
+
+
+class Component(Protocol):
+    name: str
+
+    def __call__(self, doc: Document) -> Document: ...
+
+
+_REGISTRY: dict[str, Callable[..., Component]] = {}
+
+
+def register(name: str):
+    """Decorator: make a component factory available by name."""
+    def deco(factory):
+        _REGISTRY[name] = factory
+        return factory
+    return deco
+
+
+def registered() -> list[str]:
+    _import_builtin_components()
+    return sorted(_REGISTRY)
+
+
+def create_component(name: str, **options) -> Component:
+    _import_builtin_components()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown component {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**options)
+
+
+def _import_builtin_components() -> None:
+    # Importing the modules runs their @register decorators.
+    import redline.components.lexicon  # noqa: F401
+    import redline.components.tagger  # noqa: F401
+    try:
+        import redline.components.actors  # noqa: F401
+    except ImportError:  # optional heavy dependency (spaCy) missing
+        pass
+
+
+DEFAULT_COMPONENTS = ("tagger",)
+
+
+class Pipeline:
+    """An ordered list of components run over each document."""
+
+    def __init__(self, components: Iterable[Component]):
+        self.components = list(components)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_names(cls, names: Iterable[str], **options) -> "Pipeline":
+        comps = []
+        for name in names:
+            comps.append(create_component(name, **options.get(name, {})))
+        return cls(comps)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.components]
+
+    def __call__(self, doc: Document) -> Document:
+        check_text(doc.text)
+        for comp in self.components:
+            doc = comp(doc)
+        doc.sort_spans()
+        doc.model.setdefault("components", self.names)
+        return doc
+
+    def pipe(self, docs: Iterable[Document]) -> Iterable[Document]:
+        for doc in docs:
+            yield self(doc)
+
+
+def check_text(text: str) -> None:
+    if not isinstance(text, str):
+        raise InputError("the text must be a string")
+    if not text.strip():
+        raise InputError("the text is empty")
+    if len(text) > MAX_CHARS:
+        raise InputError(f"the text has {len(text):,} characters; redline reads at most {MAX_CHARS:,}")
+    if "\x00" in text:
+        raise InputError("the text contains NUL bytes: is it a binary file?")
+
+
+_default: dict[tuple, Pipeline] = {}
+_default_lock = threading.Lock()
+
+
+def default_pipeline(components: tuple[str, ...] | None = None, threshold: float | None = None) -> Pipeline:
+    """The shared, lazily loaded pipeline (models load once per process)."""
+    key = (tuple(components or DEFAULT_COMPONENTS), threshold)
+    with _default_lock:
+        if key not in _default:
+            opts = {"tagger": {"threshold": threshold}} if threshold is not None else {}
+            _default[key] = Pipeline.from_names(key[0], **opts)
+        return _default[key]
+
+
+def analyze(text: str, id: str = "doc", meta: dict | None = None, *, threshold: float | None = None,
+            components: tuple[str, ...] | None = None) -> Document:
+    """Analyse one article: the library call behind the CLI, the server and the corpus runner."""
+    check_text(text)
+    doc = Document(id=id, text=text, meta=dict(meta or {}))
+    return default_pipeline(components, threshold)(doc)

@@ -1,0 +1,141 @@
+"""The real `redline` command, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import MODEL_DIR
+
+FAST = ["--components", "lexicon"]
+
+
+def redline(*args, stdin: bytes | None = None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "redline.cli", *map(str, args)], input=stdin,
+                          capture_output=True, cwd=cwd, timeout=300)
+
+
+def test_version_and_help():
+    r = redline("--version")
+    assert r.returncode == 0 and r.stdout.decode().startswith("redline ")
+    for cmd in ("analyze", "classify", "evaluate", "train"):
+        r = redline(cmd, "--help")
+        assert r.returncode == 0, r.stderr
+        assert b"Usage" in r.stdout
+
+
+def test_analyze_json_spans_slice_text(own_example, tmp_path):
+    f = tmp_path / "article42.txt"
+    f.write_text(own_example, encoding="utf-8")
+    r = redline("analyze", f, "-f", "json", *FAST)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["id"] == "42" and len(out["text_sha256"]) == 64
+    assert out["techniques"], "the sample op-ed is full of techniques"
+    for s in out["techniques"]:
+        assert own_example[s["start"]:s["end"]] == s["text"]
+        assert 0.0 <= s["score"] <= 1.0
+
+
+def test_ptc_and_jsonl_formats_and_stdin(own_example, tmp_path):
+    (tmp_path / "article7.txt").write_text(own_example)
+    (tmp_path / "article8.txt").write_text("Enough is enough! They are traitors and liars.")
+    r = redline("analyze", tmp_path, "-f", "ptc", *FAST)
+    assert r.returncode == 0, r.stderr
+    lines = [l.split("\t") for l in r.stdout.decode().splitlines()]
+    assert {l[0] for l in lines} == {"7", "8"} and all(len(l) == 4 for l in lines)
+    r = redline("analyze", tmp_path, "-f", "jsonl", *FAST)
+    assert [json.loads(l)["id"] for l in r.stdout.decode().splitlines()] == ["7", "8"]
+    r = redline("analyze", "-", "-f", "json", *FAST, stdin="What a shameless land grab!".encode())
+    assert r.returncode == 0 and json.loads(r.stdout)["id"] == "stdin"
+
+
+def test_output_file(own_example, tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text(own_example)
+    out = tmp_path / "out.jsonl"
+    r = redline("analyze", f, "-f", "jsonl", "-o", out, *FAST)
+    assert r.returncode == 0 and json.loads(out.read_text())["id"] == "a"
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"", "empty"),
+    (b"   \n\t\n", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    ("caf\xe9 au lait".encode("latin-1"), "UTF-8"),
+])
+def test_bad_files_give_clear_errors(tmp_path, content, needle):
+    f = tmp_path / "bad.txt"
+    f.write_bytes(content)
+    r = redline("analyze", f, *FAST)
+    err = r.stderr.decode()
+    assert r.returncode != 0 and needle in err and "Traceback" not in err
+
+
+def test_missing_file_and_empty_folder(tmp_path):
+    r = redline("analyze", tmp_path / "nope.txt", *FAST)
+    assert r.returncode != 0 and "no such file" in r.stderr.decode() and b"Traceback" not in r.stderr
+    (tmp_path / "empty").mkdir()
+    r = redline("analyze", tmp_path / "empty", *FAST)
+    assert r.returncode != 0 and "no *.txt" in r.stderr.decode()
+
+
+def test_one_bad_file_in_a_batch_does_not_stop_the_others(tmp_path):
+    (tmp_path / "article1.txt").write_text("They are traitors! Shameful, disgusting liars.")
+    (tmp_path / "article2.txt").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "article3.txt").write_text("Everyone knows the regime lies. Never forget!")
+    r = redline("analyze", tmp_path, "-f", "jsonl", *FAST)
+    assert r.returncode == 1
+    ids = [json.loads(l)["id"] for l in r.stdout.decode().splitlines()]
+    assert ids == ["1", "3"]
+    assert "article2.txt" in r.stderr.decode() and b"Traceback" not in r.stderr
+
+
+def test_evaluate_known_values(ptc_dir, tmp_path):
+    gold = ptc_dir / "dev-task-flc-tc.labels"
+    r = redline("evaluate", "--task", "si", gold, gold, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["f1"] == 1.0
+    loaded = tmp_path / "ll.labels"
+    loaded.write_text("".join(f"{l.split(chr(9))[0]}\tLoaded_Language\t{l.split(chr(9))[2]}\t{l.split(chr(9))[3]}"
+                              for l in gold.read_text().splitlines(keepends=True)))
+    r = redline("evaluate", "--task", "tc", gold, loaded)
+    assert r.returncode == 0 and "F1=0.3057" in r.stdout.decode()
+    r = redline("evaluate", "--task", "flc", gold, gold, "--json")
+    assert json.loads(r.stdout)["f1"] == 1.0
+
+
+def test_evaluate_malformed_label_file(tmp_path):
+    good = tmp_path / "g.labels"
+    good.write_text("1\tDoubt\t0\t5\n")
+    bad = tmp_path / "p.labels"
+    bad.write_text("1\tDoubt\t0\t5\n1\tDoubt\tzero\t5\n")
+    r = redline("evaluate", "--task", "tc", good, bad)
+    assert r.returncode != 0 and "p.labels:2" in r.stderr.decode() and b"Traceback" not in r.stderr
+
+
+def test_analyze_with_trained_model_on_founding_article(example_text, model_dir, tmp_path):
+    from conftest import EXAMPLE
+    r = redline("analyze", EXAMPLE, "-f", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["techniques"]
+    for s in out["techniques"]:
+        assert example_text[s["start"]:s["end"]] == s["text"]
+    assert out["model"]["tagger"]["name"]
+
+
+def test_classify_spans(ptc_dir, model_dir, tmp_path):
+    gold = (ptc_dir / "dev-task-flc-tc.labels").read_text().splitlines()
+    aid = gold[0].split("\t")[0]
+    mine = [l for l in gold if l.startswith(aid + "\t")]
+    spans = tmp_path / "spans.tsv"
+    spans.write_text("".join(l + "\n" for l in mine))
+    r = redline("classify", "--spans", spans, ptc_dir / "dev-articles")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode().splitlines()
+    assert len(out) == len(mine)
+    for a, b in zip(out, mine):
+        assert a.split("\t")[0] == aid and a.split("\t")[2:] == b.split("\t")[2:]
