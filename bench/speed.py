@@ -78,7 +78,7 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - no trained model: skip the bound
         model = None
     if model is not None:
-        from redline.models.technique import batch_windows, tokenize_article
+        from redline.models.technique_net import batch_windows, tokenize_article
         tok = model.tokenizer
         toks = [tokenize_article(tok, text, model.window, model.stride) for text in articles]
         t = time.perf_counter()
@@ -88,7 +88,8 @@ def main() -> None:
                     which = list(range(b, min(b + 16, len(tk.windows))))
                     ids, mask = batch_windows(tk, which, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=model.bf16):
-                        model.net.encode(ids, mask)
+                        for net in model.nets:
+                            net.encode(ids, mask)
         enc_s = time.perf_counter() - t
         result["encoder_only_articles_per_s"] = round(len(articles) / enc_s, 2)
         result["pieces"] = sum(len(tk.ids) for tk in toks)

@@ -150,7 +150,7 @@ class ArticleOutput:
     p_span: np.ndarray  # per token: P(B) + P(I)
     p_begin: np.ndarray
     p_tech: np.ndarray  # per token, per technique (sigmoid)
-    hidden: list[torch.Tensor] = field(default_factory=list)  # per window (seq, hidden), fp32
+    hidden: list[list[torch.Tensor]] = field(default_factory=list)  # [window][member] (seq, hidden)
 
 
 def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -215,20 +215,30 @@ class TechniqueModel:
             torch.set_num_threads(threads)
         base = base_encoder_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
-        encoder = AutoModel.from_config(AutoConfig.from_pretrained(base))
-        self.net = TechniqueNet(encoder, encoder.config.hidden_size)
-        state = {k: v.float() for k, v in load_file(str(self.folder / "model.safetensors")).items()}
-        # The frozen word embeddings are not shipped: take them from the base package.
-        if "encoder.embeddings.word_embeddings.weight" not in state:
-            base_state = load_file(str(base / "model.safetensors"))
-            key = next(k for k in base_state if k.endswith("embeddings.word_embeddings.weight"))
-            state["encoder.embeddings.word_embeddings.weight"] = base_state[key].float()
-        missing, unexpected = self.net.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise ModelError(f"{self.folder}: weights do not match the network "
-                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-        self.net.eval().to(device)
+        base_state = None
+        # An ensemble is several weight files over the same architecture; probabilities average.
+        self.nets: list[TechniqueNet] = []
+        for member in self.config.get("members", ["model.safetensors"]):
+            path = self.folder / member
+            if not path.exists():
+                raise ModelError(f"{path}: missing model weights")
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(base))
+            net = TechniqueNet(encoder, encoder.config.hidden_size)
+            state = {k: v.float() for k, v in load_file(str(path)).items()}
+            # The frozen word embeddings are not shipped: take them from the base package.
+            if "encoder.embeddings.word_embeddings.weight" not in state:
+                if base_state is None:
+                    base_state = load_file(str(base / "model.safetensors"))
+                key = next(k for k in base_state if k.endswith("embeddings.word_embeddings.weight"))
+                state["encoder.embeddings.word_embeddings.weight"] = base_state[key].float()
+            missing, unexpected = net.load_state_dict(state, strict=False)
+            missing = [k for k in missing if not k.endswith("position_ids")]
+            if missing or unexpected:
+                raise ModelError(f"{path}: weights do not match the network "
+                                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            net.eval().to(device)
+            self.nets.append(net)
+        self.net = self.nets[0]
         self.device = device
         self.window = int(self.config.get("window", 254))
         self.stride = int(self.config.get("infer_stride", 224))
@@ -250,11 +260,15 @@ class TechniqueModel:
         for b in range(0, len(tok.windows), batch_size):
             which = list(range(b, min(b + batch_size, len(tok.windows))))
             ids, mask = batch_windows(tok, which, t.cls_token_id, t.sep_token_id, t.pad_token_id)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                hidden = self.net.encode(ids.to(self.device), mask.to(self.device))
-                bio, tech = self.net.token_logits(hidden)
-            bio = bio.float().softmax(-1).cpu().numpy()
-            tech = tech.float().sigmoid().cpu().numpy()
+            bio = tech = 0.0
+            hiddens = []
+            for net in self.nets:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                    hidden = net.encode(ids.to(self.device), mask.to(self.device))
+                    b_logits, t_logits = net.token_logits(hidden)
+                bio = bio + b_logits.float().softmax(-1).cpu().numpy() / len(self.nets)
+                tech = tech + t_logits.float().sigmoid().cpu().numpy() / len(self.nets)
+                hiddens.append(hidden)
             for r, w in enumerate(which):
                 s, e = tok.windows[w]
                 L = e - s
@@ -267,7 +281,7 @@ class TechniqueModel:
                 p_tech[s:e] += wgt[:, None] * tech[r, 1:L + 1]
                 weight[s:e] += wgt
                 if keep_hidden:
-                    hidden_out.append(hidden[r, :L + 2].float())
+                    hidden_out.append([h[r, :L + 2].float() for h in hiddens])
         weight = np.maximum(weight, 1e-6)
         return ArticleOutput(tok, p_span / weight, p_begin / weight, p_tech / weight[:, None], hidden_out)
 
@@ -298,16 +312,19 @@ class TechniqueModel:
         if not out.hidden:
             raise ValueError("classify needs an ArticleOutput with hidden states")
         located = [self._locate(out, s, e) for s, e in spans]
-        width = max(h.shape[0] for h in out.hidden)
-        hid = torch.zeros((len(out.hidden), width, out.hidden[0].shape[1]))
-        for i, h in enumerate(out.hidden):
-            hid[i, :h.shape[0]] = h
+        width = max(h[0].shape[0] for h in out.hidden)
         rows = torch.tensor([w for w, _, _ in located])
         starts = torch.tensor([f for _, f, _ in located])
         ends = torch.tensor([l for _, _, l in located])
         feats = torch.tensor([span_features(text, s, e) for s, e in spans], dtype=torch.float32)
-        logits = self.net.span_logits(hid, rows, starts, ends, feats)
-        return logits.float().softmax(-1).numpy()
+        probs = 0.0
+        for m, net in enumerate(self.nets):
+            hid = torch.zeros((len(out.hidden), width, out.hidden[0][m].shape[1]))
+            for i, h in enumerate(out.hidden):
+                hid[i, :h[m].shape[0]] = h[m]
+            logits = net.span_logits(hid, rows, starts, ends, feats)
+            probs = probs + logits.float().softmax(-1).numpy() / len(self.nets)
+        return probs
 
     def calibrate(self, raw: float) -> float:
         if not self.calibration:
