@@ -182,6 +182,7 @@ def train(
     out: Path = typer.Option(Path("redline/models/technique"), "--out", help="Model folder to write."),
     epochs: int = typer.Option(4, "--epochs"),
     seed: int = typer.Option(13, "--seed"),
+    members: int = typer.Option(1, "--members", help="Ensemble size: networks trained with seeds seed, seed+1, ..."),
     limit_articles: int = typer.Option(0, "--limit-articles", help="Train on the first N articles (smoke runs)."),
     limit_dev: int = typer.Option(0, "--limit-dev", help="Tune on the first N dev articles (smoke runs)."),
     log: Optional[Path] = typer.Option(None, "--log", help="Log file (default OUT/train.log)."),
@@ -193,10 +194,24 @@ def train(
         _fail(f"{data}/ptc/train-articles not found: point --data at the shared data folder")
     setup_logging(log or out / "train.log")
     report = run_train(TrainConfig(data=data, out=out, epochs=epochs, seed=seed,
-                                   limit_articles=limit_articles, limit_dev=limit_dev))
+                                   limit_articles=limit_articles, limit_dev=limit_dev), members=members)
     typer.echo(json.dumps({k: report[k] for k in report if not k.startswith("dev_")}, indent=2))
     typer.echo(f"dev SI F1 {report['dev_si']['f1']:.4f}  TC micro-F1 {report['dev_tc']['f1']:.4f}  "
                f"FLC F1 {report['dev_flc']['f1']:.4f}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    allow_private: bool = typer.Option(False, "--allow-private",
+                                       help="Let URL fetches reach loopback and private addresses (trusted networks only)."),
+    components: Optional[str] = typer.Option(None, "--components", help="Comma-separated pipeline."),
+) -> None:
+    """Serve the web page and the JSON API (FastAPI)."""
+    from redline.server import run as run_server
+
+    run_server(host=host, port=port, allow_private=allow_private, components=_components(components))
 
 
 @app.command()

@@ -23,7 +23,7 @@ from torch import nn
 
 from redline.io.ptc import Label, group_by_article, load_articles, read_labels
 from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
-from redline.models.technique import (
+from redline.models.technique_net import (
     BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet, base_encoder_path,
     batch_windows, decode_spans, span_features, tokenize_article,
 )
@@ -146,7 +146,34 @@ def save_model(net: TechniqueNet, folder: Path, config: dict) -> None:
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] = ()) -> dict:
+    """Train `members` networks (seeds seed, seed+1, ...) and ship them as one ensemble."""
+    if members <= 1:
+        _train_one(cfg)
+        return tune_and_calibrate(cfg)
+    import shutil
+    from dataclasses import replace
+    names = []
+    for k in range(members):
+        window = window_variants[k % len(window_variants)] if window_variants else cfg.window
+        sub = replace(cfg, out=cfg.out / "members" / f"m{k}", seed=cfg.seed + k, window=window,
+                      train_stride=min(cfg.train_stride, window * 3 // 4))
+        if (sub.out / "model.safetensors").exists() and not (sub.out / "checkpoints" / "last.pt").exists():
+            log.info("member %d already trained: %s", k, sub.out)
+        else:
+            _train_one(sub)
+            (sub.out / "checkpoints" / "last.pt").unlink(missing_ok=True)  # done: free the disk
+        name = f"member-{k}.safetensors"
+        shutil.copy(sub.out / "model.safetensors", cfg.out / name)
+        names.append(name)
+    config = json.loads((cfg.out / "members" / "m0" / "config.json").read_text())
+    config["members"] = names
+    config["train"]["members"] = members
+    (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return tune_and_calibrate(cfg)
+
+
+def _train_one(cfg: TrainConfig) -> None:
     from tqdm.auto import tqdm
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -238,12 +265,10 @@ def train(cfg: TrainConfig) -> dict:
         "decode": DecodeParams().__dict__,
     }
     save_model(net.cpu(), cfg.out, config)
-    report = tune_and_calibrate(cfg)
-    return report
 
 
 def _bf16_ok() -> bool:
-    from redline.models.technique import _cpu_has_bf16
+    from redline.models.technique_net import _cpu_has_bf16
     return _cpu_has_bf16()
 
 
@@ -381,13 +406,14 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--limit-articles", type=int, default=0)
     ap.add_argument("--limit-dev", type=int, default=0)
+    ap.add_argument("--members", type=int, default=1, help="ensemble size (seeds seed, seed+1, ...)")
     ap.add_argument("--tune-only", action="store_true")
     ap.add_argument("--log", type=Path, default=None)
     a = ap.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed,
                       limit_articles=a.limit_articles, limit_dev=a.limit_dev)
     setup_logging(a.log or cfg.out / "train.log")
-    print(json.dumps(tune_and_calibrate(cfg) if a.tune_only else train(cfg), indent=2)[:3000])
+    print(json.dumps(tune_and_calibrate(cfg) if a.tune_only else train(cfg, members=a.members), indent=2)[:3000])
 
 
 def setup_logging(path: Path) -> None:

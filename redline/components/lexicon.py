@@ -38,10 +38,10 @@ _STOP = {"all", "country", "countries", "citizens", "attack", "alarm", "alleged"
 # Our own patterns: (technique, score, regex). Case-insensitive; whole words.
 PATTERNS: list[tuple[str, float, str]] = [
     ("Name_Calling,Labeling", 0.5,
-     r"\b(?:so-called|terrorist|thugs?|puppets?|traitors?|regime|dictator(?:ship)?|tyrant|fascists?|"
+     r"(?i:\b(?:so-called|terrorist|thugs?|puppets?|traitors?|regime|dictator(?:ship)?|tyrant|fascists?|"
      r"nazis?|communists?|globalists?|radicals?|extremists?|criminals?|crooks?|liars?|idiots?|morons?|"
      r"clowns?|snowflakes?|elites?|deep state|fake news|propagandists?|warmongers?|butcher|"
-     r"psychopath(?:ic)?|lunatics?|zealots?|jihadists?|militias?)\b(?:\s+[A-Z][\w’'-]+)*"),
+     r"psychopath(?:ic)?|lunatics?|zealots?|jihadists?|militias?)\b)(?:\s+[A-Z][\w’'-]+)*"),
     ("Loaded_Language", 0.4,
      r"\b(?:brutal(?:ly)?|savage(?:ly)?|horrific|horrendous|atrocious|atrocit(?:y|ies)|evil|sinister|"
      r"heinous|vile|disgusting|despicable|shameful|outrageous|catastrophic|disastrous|devastating|"
@@ -104,7 +104,8 @@ def _lexicon_patterns() -> list[tuple[str, float, re.Pattern]]:
             alt = "|".join(re.escape(p) for p in phrases)
             out.append((tech, score, re.compile(rf"\b(?:{alt})\b", re.I)))
     for tech, score, pat in PATTERNS:
-        out.append((tech, score, re.compile(pat, re.I if tech != "Name_Calling,Labeling" else re.I)))
+        # Name calling keeps its capitalised-name tail case-sensitive; its words are (?i:...).
+        out.append((tech, score, re.compile(pat, 0 if tech == "Name_Calling,Labeling" else re.I)))
     return out
 
 

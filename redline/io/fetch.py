@@ -76,7 +76,7 @@ def address_problem(addr: str | Address) -> str | None:
     )
     for attr, word in checks:
         if getattr(ip, attr):
-            return f"{ip} is a {word} address"
+            return f"{ip} is {'an' if word[0] in 'aeiou' else 'a'} {word} address"
     if not ip.is_global:
         return f"{ip} is not a public address"
     return None
@@ -131,7 +131,7 @@ def check_url(url: str, allow_private: bool = False) -> tuple[str, str, int, str
         for ip in addrs:
             why = address_problem(ip)
             if why:
-                raise InputError(f"refusing to fetch {host}: it resolves to {why}")
+                raise InputError(f"refusing to fetch {host}: {why}, and this server only fetches public addresses")
     return scheme, host, port, addrs[0]
 
 

@@ -1,0 +1,161 @@
+"""The report in a real browser: paste, submit, hover a mark, toggle a technique, move the slider.
+
+Needs Playwright's Python package and Chromium at /usr/bin/chromium
+(`apt-get install -y chromium fonts-dejavu-core`); skips cleanly without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = os.environ.get("REDLINE_CHROMIUM", "/usr/bin/chromium")
+EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "assad-redline.txt"
+HAND_WRITTEN = ("They are traitors! Everyone knows the so-called experts lie to us.\n"
+                "Either we act now or our nation will be destroyed. Enough is enough!\n"
+                "The brutal regime and its puppets spread fear and terror every day.\n")
+XSS = "\n<script>alert('xss')</script></script><script>alert(2)</script><img src=x onerror=alert(3)>\n"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def live_server(app):
+    import uvicorn
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        except Exception as exc:  # a broken install: say why, don't fail the suite
+            pytest.skip(f"Chromium does not start: {exc}")
+        yield b
+        b.close()
+
+
+def test_paste_submit_hover_toggle_slide(browser, tmp_path):
+    from redline.server import create_app
+
+    article = (EXAMPLE.read_text(encoding="utf-8") if EXAMPLE.exists() else HAND_WRITTEN) + XSS
+    with live_server(create_app(components=("lexicon",))) as base:
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        dialogs, outside, errors = [], [], []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        def guard(route):  # the page may talk to our server only
+            if urlsplit(route.request.url).hostname != "127.0.0.1":
+                outside.append(route.request.url)
+                return route.abort()
+            return route.continue_()
+
+        page.route("**/*", guard)
+        page.goto(base + "/")
+        page.fill("textarea[name=text]", article)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        assert page.url.endswith("/report")
+        page.wait_for_selector("mark.m")
+
+        # The report: the article's text is there, escaped, with marks.
+        assert "<script>alert('xss')</script>" in page.inner_text(".article")
+        marks = page.locator("mark.m")
+        n_marks = marks.count()
+        assert n_marks > 5
+        spans = json.loads(page.inner_text("script.doc-data"))["spans"]
+        techniques = json.loads(page.inner_text("#redline-data"))["techniques"]
+
+        # Hover a mark: the tooltip names its technique(s) with a confidence in %.
+        first = marks.first
+        first.scroll_into_view_if_needed()
+        first.hover()
+        tip = page.locator("#tip")
+        tip.wait_for(state="visible")
+        covering = [spans[int(i)] for i in first.get_attribute("data-s").split()]
+        text = tip.inner_text()
+        for s in covering:
+            assert techniques[s[2]]["name"] in text
+            assert f"{round(s[3] * 100)}% confidence" in text
+        assert first.get_attribute("aria-describedby") == "tip"
+
+        # Keyboard users get the same tooltip by focusing a mark.
+        page.mouse.move(5, 5)
+        page.keyboard.press("Escape")
+        marks.nth(1).focus()
+        tip.wait_for(state="visible")
+
+        # Untick the technique of the first mark: none of its marks stay highlighted.
+        key = str(covering[0][2])
+        page.mouse.move(5, 5)
+        page.keyboard.press("Escape")
+        box = page.locator(f'.legend input[type=checkbox][data-t="{key}"]')
+        box.scroll_into_view_if_needed()
+        box.uncheck()
+        state = page.evaluate("""key => {
+            const out = {visibleWithKey: 0, onlyKeyStillOn: 0};
+            const spans = JSON.parse(document.querySelector('script.doc-data').textContent).spans;
+            document.querySelectorAll('mark.m').forEach(m => {
+                const techs = m.dataset.s.split(' ').map(i => String(spans[+i][2]));
+                if (!m.classList.contains('off') && m.dataset.vt.split(' ').includes(key)) out.visibleWithKey++;
+                if (techs.every(t => t === key) && !m.classList.contains('off')) out.onlyKeyStillOn++;
+            });
+            return out;
+        }""", key)
+        assert state == {"visibleWithKey": 0, "onlyKeyStillOn": 0}
+        assert page.locator("mark.m.off").count() > 0
+        box.check()
+        assert page.locator("mark.m.off").count() == 0
+
+        # The confidence slider hides marks whose spans are all below it.
+        on_before = page.locator("mark.m:not(.off)").count()
+        page.locator(".thr-in").fill("40")
+        assert page.inner_text(".thr-out") == "40%"
+        below = page.evaluate("""() => {
+            const spans = JSON.parse(document.querySelector('script.doc-data').textContent).spans;
+            let bad = 0;
+            document.querySelectorAll('mark.m').forEach(m => {
+                const scores = m.dataset.s.split(' ').map(i => spans[+i][3]);
+                const on = !m.classList.contains('off');
+                if (on !== scores.some(s => s >= 0.4)) bad++;
+            });
+            return bad;
+        }""")
+        assert below == 0
+        assert page.locator("mark.m:not(.off)").count() < on_before
+        page.locator(".thr-in").fill("0")
+        assert page.locator("mark.m:not(.off)").count() == on_before
+
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
+        assert (tmp_path / "report.png").stat().st_size > 10_000
+        assert dialogs == [] and outside == [] and errors == []

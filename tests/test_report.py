@@ -1,0 +1,265 @@
+"""The HTML report: marks for every span, stacking of overlaps, escaping, sections, offline."""
+
+from __future__ import annotations
+
+import html as htmlmod
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from redline.doc import Actor, Claim, Document, Relation, Role
+from redline.io.formats import render
+from redline.pipeline import analyze
+from redline.report import assign_slots, paragraphs, render_html, segment_style
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "assad-redline.txt"
+
+HAND_WRITTEN = (
+    "Enough Is Enough\n"
+    "\n"
+    "The corrupt elites in the capital have betrayed us again. Everyone knows the so-called experts lie.\n"
+    "Either we stand up now or our nation will be destroyed forever. What about their scandals?\n"
+)
+
+XSS = ('Breaking: <script>alert(1)</script> they said.\n'
+       '</script><script>alert(2)</script> and <img src=x onerror=alert(3)> and "quotes" & \'apostrophes\'.\n'
+       '<!-- comment --> <style>body{display:none}</style> ]]> {{ 7*7 }} {% raw %}\n')
+
+
+class _Collector(HTMLParser):
+    """Collects the text of each article paragraph, the marks and the JSON script blocks."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.paras: list[str] = []
+        self.marks: list[dict] = []
+        self.json_blocks: list[str] = []
+        self.scripts = 0
+        self.attributes: set[str] = set()
+        self._in_article_p = False
+        self._in_json = False
+        self._depth_article = 0
+        self._cur_mark = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.attributes.update(a)
+        if tag == "div" and "article" in (a.get("class") or "").split():
+            self._depth_article = 1
+        elif tag == "p" and self._depth_article and "--depth" in (a.get("style") or ""):
+            self._in_article_p = True
+            self.paras.append("")
+        elif tag == "mark" and "m" in (a.get("class") or "").split():
+            self._cur_mark = {**a, "text": ""}
+            self.marks.append(self._cur_mark)
+        elif tag == "script":
+            self.scripts += 1
+            self._in_json = a.get("type") == "application/json"
+            if self._in_json:
+                self.json_blocks.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "p" and self._in_article_p:
+            self._in_article_p = False
+        elif tag == "mark":
+            self._cur_mark = None
+        elif tag == "script":
+            self._in_json = False
+
+    def handle_data(self, data):
+        if self._in_article_p:
+            self.paras[-1] += data
+        if self._cur_mark is not None:
+            self._cur_mark["text"] += data
+        if self._in_json:
+            self.json_blocks[-1] += data
+
+
+def parse(html: str) -> _Collector:
+    c = _Collector()
+    c.feed(html)
+    return c
+
+
+def _example_text() -> str:
+    if not EXAMPLE.exists():
+        pytest.skip("founding example not found in ../shared/examples")
+    return EXAMPLE.read_text(encoding="utf-8")
+
+
+def _check_marks_cover_spans(doc: Document, html: str) -> _Collector:
+    got = parse(html)
+    # The article's text survives whole, paragraph by paragraph.
+    assert got.paras == [doc.text[s:e] for s, e in paragraphs(doc.text)]
+    # Every span is on at least one mark, and the marks' text is what the spans cover.
+    on_marks = set()
+    for m in got.marks:
+        on_marks.update(int(i) for i in m["data-s"].split())
+        assert m["tabindex"] == "0"
+    assert on_marks == set(range(len(doc.spans)))
+    for i, span in enumerate(doc.spans):
+        covered = "".join(m["text"] for m in got.marks if str(i) in m["data-s"].split())
+        assert covered.replace("\n", "") == re.sub(r"[\r\n]+", "", span.text)
+    return got
+
+
+def test_founding_article_report():
+    text = _example_text()
+    doc = analyze(text, id="assad-redline", components=("lexicon",))
+    assert doc.spans, "the lexicon finds techniques in the founding article"
+    html = render([doc], "html")
+    got = _check_marks_cover_spans(doc, html)
+    assert "Why is the fall of Assad a redline for Iran?" in html
+    data = json.loads(got.json_blocks[0])
+    assert len(data["spans"]) == len(doc.spans)
+    assert len(json.loads(got.json_blocks[-1])["techniques"]) >= 14
+    # Legend counts and summary numbers.
+    for label in {s.technique for s in doc.spans}:
+        from redline.taxonomy import technique_info
+        assert htmlmod.escape(technique_info(label).name) in html
+    assert f">{len(doc.spans)}<" in html
+    assert 'type="range"' in html and 'type="checkbox"' in html
+    assert 'class="dens-bar"' in html
+
+
+def test_hand_written_article_with_overlapping_spans():
+    doc = Document(id="hand", text=HAND_WRITTEN)
+    t = doc.text
+    s1 = t.index("The corrupt elites")
+    doc.add_span(s1, t.index(" again.") + 6, "Loaded_Language", 0.8)        # the whole clause
+    doc.add_span(s1 + 4, s1 + 18, "Name_Calling,Labeling", 0.9)             # "corrupt elites", nested
+    doc.add_span(s1 + 12, s1 + 30, "Appeal_to_fear-prejudice", 0.3)         # crosses the name calling
+    e = t.index("Everyone knows")
+    doc.add_span(e, e + 14, "Bandwagon,Reductio_ad_hitlerum", 0.55)
+    doc.add_span(e, t.index("lie.") + 3, "Doubt", 0.4)                      # same start, longer
+    # A span across the line break between two paragraphs.
+    doc.add_span(t.index("experts lie."), t.index("Either we") + 9, "Exaggeration,Minimisation", 0.2)
+    doc.add_span(t.index("Either we"), t.index("forever.") + 7, "Black-and-White_Fallacy", 0.7)
+    doc.add_span(t.index("What about"), len(t.rstrip()), "Whataboutism,Straw_Men,Red_Herring", 0.65)
+    doc.add_span(0, 16, "Slogans", 0.6)
+    doc.sort_spans()
+    html = render_html([doc])
+    got = _check_marks_cover_spans(doc, html)
+    assert got.paras[0] == "Enough Is Enough"
+
+    slots = assign_slots([(s.start, s.end) for s in doc.spans])
+    by = {s.technique: slots[i] for i, s in enumerate(doc.spans)}
+    assert by["Loaded_Language"] == 0 and by["Name_Calling,Labeling"] == 1 and by["Appeal_to_fear-prejudice"] == 2
+    assert by["Doubt"] == 0 and by["Bandwagon,Reductio_ad_hitlerum"] == 1
+    # "elites" is covered by three spans: one mark carries all three, with three bars.
+    triple = [m for m in got.marks if len(m["data-s"].split()) == 3]
+    assert triple and "elites" in "".join(m["text"] for m in triple)
+    assert triple[0]["style"].count("linear-gradient") == 4  # three bars + the tint
+    # Overlapping spans never share a slot.
+    for i, a in enumerate(doc.spans):
+        for j, b in enumerate(doc.spans):
+            if i < j and a.start < b.end and b.start < a.end:
+                assert slots[i] != slots[j]
+
+
+def test_segment_style_stacks_bars():
+    style = segment_style([(1, "#112233"), (0, "#445566")])
+    assert style.index("#445566") < style.index("#112233")  # slot 0 first (nearest the text)
+    assert "bottom 6px" in style and "bottom 2px" in style
+    assert segment_style([]) == ""
+
+
+def test_xss_article_renders_as_text():
+    doc = Document(id="<b>id</b>", text=XSS, meta={"title": "</title><script>alert(4)</script>",
+                                                    "url": "javascript:alert(5)"})
+    for needle, tech in (("<script>alert(1)</script>", "Loaded_Language"), ("</script><script>", "Doubt"),
+                         ("<img src=x onerror=alert(3)>", "Slogans"), ("{{ 7*7 }}", "Repetition")):
+        i = XSS.index(needle)
+        doc.add_span(i, i + len(needle), tech, 0.5)
+    doc.actors.append(Actor("a1", "<script>alert(6)</script>", "PERSON", [doc.mention(0, 8)],
+                            Role("Antagonist", ["<i>x</i>"], 0.5), [0], [0]))
+    doc.claims.append(Claim(0, 40, XSS[:40], 0.5, "a1", [doc.mention(10, 18)]))
+    doc.relations.append(Relation("a1", "<svg onload=alert(7)>", "a1", "attack", 0, 8))
+    doc.sort_spans()
+    html = render_html([doc])
+    for raw in ("<script>alert", "</script><script>", "<img src=x", "<svg onload", "<i>x</i>",
+                "<b>id</b>", "<style>body", "<!-- comment"):
+        assert raw not in html, raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="javascript:' not in html
+    assert "{{ 7*7 }}" in html  # template syntax in the article stays text
+    got = parse(html)
+    # Our script tags only: the data blocks, and the one behaviour script.
+    assert got.scripts == 3
+    for block in got.json_blocks:
+        assert "</" not in block and "<script" not in block.lower()
+        json.loads(block)
+    assert not [a for a in got.attributes if a.startswith("on")]  # no inline event handlers at all
+
+
+def test_sections_only_when_present():
+    plain = Document(id="plain", text=HAND_WRITTEN)
+    html = render_html([plain])
+    assert "Actors</h2>" not in html and "Relations</h2>" not in html and "Claims to check</h2>" not in html
+    assert "No techniques were found" in html
+
+
+def test_actors_relations_claims():
+    doc = analyze(HAND_WRITTEN, id="hand", components=("lexicon",))
+    t = doc.text
+    elites = Actor("elites", "The elites", "GROUP", [doc.mention(t.index("elites"), t.index("elites") + 6)],
+                   Role("Antagonist", ["Corrupt", "Traitor"], 0.83),
+                   [i for i, s in enumerate(doc.spans) if "elites" in s.text], [0])
+    experts = Actor("experts", "The experts", "GROUP",
+                    [doc.mention(t.index("experts"), t.index("experts") + 7)], None, [], [])
+    nation = Actor("nation", "Our nation", "GPE", [doc.mention(t.index("nation"), t.index("nation") + 6)],
+                   Role("Innocent", ["Victim"], 0.6), [], [])
+    doc.actors += [elites, experts, nation]
+    b = t.index("have betrayed")
+    doc.relations.append(Relation("elites", "betrayed", "nation", "attack", b, b + 13))
+    doc.relations.append(Relation("experts", "lie to", "nation", "state", t.index("lie."), t.index("lie.") + 3))
+    doc.relations.append(Relation("nation", "accuses", "elites", "accuse", b, b + 13))
+    c = t.index("The corrupt")
+    hedge = t.index("again")
+    doc.claims.append(Claim(c, t.index("again.") + 6, t[c:t.index("again.") + 6], 0.87, "author",
+                            [doc.mention(hedge, hedge + 5)]))
+    html = render_html([doc])
+    assert "Actors</h2>" in html and "Relations</h2>" in html and "Claims to check</h2>" in html
+    assert "The elites" in html and "Corrupt, Traitor" in html and "83%" in html
+    assert "<svg" in html and html.count('class="node"') == 3 and html.count("marker-end=") == 3
+    assert 'class="hedge">again</mark>' in html
+    assert "on the word of the author" in html
+    assert "87%" in html
+
+
+def test_multiple_documents_have_a_table_of_contents():
+    docs = [analyze(HAND_WRITTEN, id=f"doc-{i}", components=("lexicon",)) for i in range(3)]
+    html = render_html(docs)
+    assert 'class="toc' in html
+    for n in (1, 2, 3):
+        assert f'href="#doc-{n}"' in html and f'id="doc-{n}"' in html
+    assert len(parse(html).json_blocks) == 4
+
+
+def test_report_is_self_contained():
+    doc = analyze(HAND_WRITTEN, id="hand", components=("lexicon",))
+    html = render_html([doc])
+    assert "<link" not in html and "@import" not in html and "@font-face" not in html
+    assert re.search(r"""\ssrc\s*=""", html) is None
+    assert re.search(r"url\(\s*['\"]?(?!#)", html) is None  # only in-document references
+    assert "fetch(" not in html and "XMLHttpRequest" not in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert "@media print" in html
+
+
+def test_unknown_technique_label_still_renders():
+    doc = Document(id="x", text="Some words here.")
+    doc.add_span(0, 4, "Not_A_Real_Technique", 0.5)
+    html = render_html([doc])
+    assert "Not A Real Technique" in html
+
+
+def test_crlf_text_keeps_paragraphs():
+    text = "First line, with traitors.\r\nSecond line.\r\n\r\nThird."
+    doc = Document(id="crlf", text=text)
+    doc.add_span(text.index("traitors"), text.index("traitors") + 8, "Name_Calling,Labeling", 0.9)
+    got = parse(render_html([doc]))
+    assert got.paras == ["First line, with traitors.", "Second line.", "Third."]
