@@ -18,7 +18,7 @@ _cache_lock = threading.Lock()
 
 def load_technique_model(folder: Path | str | None = None):
     """Load (once per process) the technique model from its folder."""
-    from redline.models.technique import TechniqueModel
+    from redline.models.technique_net import TechniqueModel
 
     folder = Path(folder or os.environ.get("REDLINE_TECHNIQUE_MODEL") or DEFAULT_MODEL_DIR)
     key = str(folder.resolve())
