@@ -321,14 +321,22 @@ def tune_and_calibrate(cfg: TrainConfig) -> dict:
     si_gold = {aid: merge_overlapping((l.start, l.end) for l in labs)
                for aid, labs in group_by_article(dev_labels).items()}
 
+    decoded: dict = {}
+
     def si_f1(params, ids=None):
-        spans = [sp for sp in decode_all(model, dev_articles, outputs, params) if ids is None or sp[0] in ids]
+        key = tuple(params.__dict__.values())
+        if key not in decoded:
+            decoded[key] = decode_all(model, dev_articles, outputs, params)
+        spans = [sp for sp in decoded[key] if ids is None or sp[0] in ids]
         pred = [Label(a, "", s, e) for a, s, e, _ in spans]
         gold = [l for l in dev_labels if ids is None or l.article_id in ids]
         return score_si(gold, pred).f1
 
-    grid = [DecodeParams(th, gap, 2) for th in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
-            for gap in (0, 5, 10, 20, 40)]
+    grid = [DecodeParams(th, gap, 2, low, 1, min_p)
+            for th in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+            for low in (0.25, 0.3, 0.35, 1.0)
+            for gap in (0, 40, 80, 160)
+            for min_p in (0.0, 0.5, 0.55, 0.6, 0.65)]
     results = [(si_f1(p), p) for p in grid]
     best_f1, best = max(results, key=lambda r: r[0])
     log.info("decode grid best SI F1 %.4f at %s", best_f1, best)

@@ -137,9 +137,12 @@ def batch_windows(tok: Tokenized, which: list[int], cls_id: int, sep_id: int, pa
 
 @dataclass
 class DecodeParams:
-    threshold: float = 0.5  # token probability of being inside a span
+    threshold: float = 0.5  # token probability needed to start a span
     merge_gap: int = 0  # merge spans this many characters apart on one line
     min_chars: int = 2
+    low: float = 1.0  # hysteresis: grow a started span while tokens stay above this (<= threshold)
+    smooth: int = 1  # moving-average width over token probabilities (1 = none)
+    min_span_prob: float = 0.0  # drop spans whose mean token probability is lower
 
 
 @dataclass
@@ -167,8 +170,32 @@ def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def decode_spans(text: str, out: ArticleOutput, params: DecodeParams) -> list[tuple[int, int, float]]:
-    """Token probabilities -> character spans (start, end, mean token probability)."""
-    inside = out.p_span >= params.threshold
+    """Token probabilities -> character spans (start, end, mean token probability).
+
+    Hysteresis thresholding: a span starts where a token reaches `threshold` and grows
+    over neighbours above `low`, which keeps one fragment of propaganda from breaking
+    into pieces where a single token dips.
+    """
+    p = out.p_span
+    if params.smooth > 1:
+        p = np.convolve(p, np.ones(params.smooth) / params.smooth, mode="same")
+    low = min(params.low, params.threshold)
+    inside = p >= low
+    if low < params.threshold:
+        # keep only the runs above `low` that contain a token above `threshold`
+        keep = np.zeros_like(inside)
+        i, n = 0, len(inside)
+        while i < n:
+            if inside[i]:
+                j = i
+                while j < n and inside[j]:
+                    j += 1
+                if (p[i:j] >= params.threshold).any():
+                    keep[i:j] = True
+                i = j
+            else:
+                i += 1
+        inside = keep
     raw: list[list[int]] = []
     for i, flag in enumerate(inside):
         if not flag:
@@ -196,7 +223,7 @@ def decode_spans(text: str, out: ArticleOutput, params: DecodeParams) -> list[tu
                 prev[1], prev[3] = max(prev[1], sp[1]), n
                 continue
         merged.append(sp)
-    return [(s, e, p) for s, e, p, _ in merged if e - s >= params.min_chars]
+    return [(s, e, p) for s, e, p, _ in merged if e - s >= params.min_chars and p >= params.min_span_prob]
 
 
 class TechniqueModel:
