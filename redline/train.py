@@ -414,12 +414,13 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--limit-articles", type=int, default=0)
     ap.add_argument("--limit-dev", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--members", type=int, default=1, help="ensemble size (seeds seed, seed+1, ...)")
     ap.add_argument("--tune-only", action="store_true")
     ap.add_argument("--log", type=Path, default=None)
     a = ap.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed,
-                      limit_articles=a.limit_articles, limit_dev=a.limit_dev)
+                      limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads)
     setup_logging(a.log or cfg.out / "train.log")
     print(json.dumps(tune_and_calibrate(cfg) if a.tune_only else train(cfg, members=a.members), indent=2)[:3000])
 
