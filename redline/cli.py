@@ -201,6 +201,58 @@ def train(
 
 
 @app.command()
+def frame(
+    mentions: Path = typer.Option(..., "--mentions", help="SemEval-2025 Task 10 mention file: article_id, mention, start, end (end inclusive)."),
+    documents: Path = typer.Argument(..., help="Folder with the articles the mentions point into."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output"),
+) -> None:
+    """Entity framing: main and fine roles for given mentions (SemEval-2025 Task 10 format)."""
+    from redline.components.roles import frame_mentions
+
+    try:
+        if not documents.is_dir():
+            raise RedlineError(f"{documents}: not a folder of articles")
+        lines = frame_mentions(mentions, documents)
+    except (RedlineError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    text = "".join(line + "\n" for line in lines)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def claims(
+    score_lines: Path = typer.Option(..., "--score-lines", help="CLEF CheckThat! lines: line, speaker, text[, label]."),
+) -> None:
+    """Check-worthiness: print `line<TAB>score` for each input line, in order."""
+    from redline.components.claims import score_lines as run_scoring
+
+    try:
+        scored = run_scoring(score_lines)
+    except (RedlineError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    sys.stdout.write("".join(f"{line}\t{score:.6f}\n" for line, score in scored))
+
+
+@app.command("train-roles", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train_roles(ctx: typer.Context) -> None:
+    """Train the entity-framing (roles) heads; options as `python -m redline.train_roles --help`."""
+    from redline.train_roles import main as run
+
+    raise typer.Exit(run(list(ctx.args)) or 0)
+
+
+@app.command("train-claims", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train_claims(ctx: typer.Context) -> None:
+    """Train the check-worthiness head; options as `python -m redline.train_claims --help`."""
+    from redline.train_claims import main as run
+
+    raise typer.Exit(run(list(ctx.args)) or 0)
+
+
+@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),

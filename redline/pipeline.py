@@ -53,13 +53,17 @@ def _import_builtin_components() -> None:
     # Importing the modules runs their @register decorators.
     import redline.components.lexicon  # noqa: F401
     import redline.components.tagger  # noqa: F401
-    try:
-        import redline.components.actors  # noqa: F401
-    except ImportError:  # optional heavy dependency (spaCy) missing
-        pass
+    import redline.components.actors  # noqa: F401
+    import redline.components.relations  # noqa: F401
+    import redline.components.claims  # noqa: F401
+    import redline.components.roles  # noqa: F401
+    import redline.components.link  # noqa: F401
 
 
-DEFAULT_COMPONENTS = ("tagger",)
+# Order matters: techniques first; actors before the steps that refer to them;
+# link last, because it joins spans, claims and actors by index.
+DEFAULT_COMPONENTS = ("tagger", "actors", "relations", "claims", "roles", "link")
+TECHNIQUES_ONLY = ("tagger",)
 
 
 class Pipeline:

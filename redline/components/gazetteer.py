@@ -1,0 +1,233 @@
+"""Hand-written gazetteers for actor merging: countries (names, aliases, adjectives and
+demonyms, capitals), a few well-known organisations and their aliases, and heads of
+state or government whose rule articles call a "regime".
+
+Only what merging needs: "Tehran", "Iranian", "Iranians" -> Iran; "Kremlin" -> Russia;
+"Assad" -> leader of Syria (so "the Syrian regime" can join "the Assad regime").
+"""
+
+from __future__ import annotations
+
+# country | aliases | adjectives and demonyms | capitals (and seats of power) | leaders (surnames)
+_COUNTRIES = """
+Afghanistan||Afghan;Afghans;Afghani|Kabul|Karzai;Ghani
+Albania||Albanian;Albanians|Tirana|
+Algeria||Algerian;Algerians|Algiers|Bouteflika;Tebboune
+Argentina||Argentine;Argentinian;Argentines;Argentinians|Buenos Aires|Milei;Kirchner
+Armenia||Armenian;Armenians|Yerevan|Pashinyan
+Australia||Australian;Australians|Canberra|Albanese
+Austria||Austrian;Austrians|Vienna|
+Azerbaijan||Azerbaijani;Azeri;Azerbaijanis;Azeris|Baku|Aliyev
+Bahrain||Bahraini;Bahrainis|Manama|
+Bangladesh||Bangladeshi;Bangladeshis|Dhaka|Hasina
+Belarus||Belarusian;Belarusians;Belarussian|Minsk|Lukashenko
+Belgium||Belgian;Belgians|Brussels|
+Brazil||Brazilian;Brazilians|Brasilia;Brasília|Lula;Bolsonaro
+Bulgaria||Bulgarian;Bulgarians|Sofia|
+Canada||Canadian;Canadians|Ottawa|Trudeau;Carney
+Chile||Chilean;Chileans|Santiago|
+China|PRC;People's Republic of China|Chinese|Beijing;Peking|Xi;Jinping
+Colombia||Colombian;Colombians|Bogota;Bogotá|Petro
+Cuba||Cuban;Cubans|Havana|Castro
+Cyprus||Cypriot;Cypriots|Nicosia|
+Czech Republic|Czechia|Czech;Czechs|Prague|
+Denmark||Danish;Dane;Danes|Copenhagen|
+Egypt||Egyptian;Egyptians|Cairo|Sisi;Mubarak;Morsi
+Eritrea||Eritrean;Eritreans|Asmara|Afwerki
+Estonia||Estonian;Estonians|Tallinn|
+Ethiopia||Ethiopian;Ethiopians|Addis Ababa|Abiy
+Finland||Finnish;Finn;Finns|Helsinki|
+France||French;Frenchman;Frenchmen|Paris;Elysee;Élysée|Macron
+Georgia||Georgian;Georgians|Tbilisi|
+Germany||German;Germans|Berlin|Merkel;Scholz;Merz
+Greece||Greek;Greeks|Athens|
+Hungary||Hungarian;Hungarians|Budapest|Orban;Orbán
+India||Indian;Indians|New Delhi;Delhi|Modi
+Indonesia||Indonesian;Indonesians|Jakarta|
+Iran|Islamic Republic;Islamic Republic of Iran;Persia|Iranian;Iranians;Persian;Persians|Tehran;Teheran|Khamenei;Rouhani;Raisi;Ahmadinejad;Pezeshkian;Khomeini
+Iraq||Iraqi;Iraqis|Baghdad|Saddam;Maliki;Sudani
+Ireland||Irish|Dublin|
+Israel||Israeli;Israelis|Jerusalem;Tel Aviv|Netanyahu
+Italy||Italian;Italians|Rome|Meloni
+Japan||Japanese|Tokyo|
+Jordan||Jordanian;Jordanians|Amman|
+Kazakhstan||Kazakh;Kazakhs;Kazakhstani|Astana|Tokayev;Nazarbayev
+Kenya||Kenyan;Kenyans|Nairobi|Ruto
+Kuwait||Kuwaiti;Kuwaitis|Kuwait City|
+Latvia||Latvian;Latvians|Riga|
+Lebanon||Lebanese|Beirut|
+Libya||Libyan;Libyans|Tripoli|Gaddafi;Qaddafi;Haftar
+Lithuania||Lithuanian;Lithuanians|Vilnius|
+Mali||Malian;Malians|Bamako|
+Mexico||Mexican;Mexicans|Mexico City|
+Moldova||Moldovan;Moldovans|Chisinau;Chișinău|
+Morocco||Moroccan;Moroccans|Rabat|
+Myanmar|Burma|Burmese|Naypyidaw;Yangon|
+Netherlands|Holland|Dutch|Amsterdam;The Hague|
+New Zealand||New Zealander;New Zealanders|Wellington|
+Nicaragua||Nicaraguan;Nicaraguans|Managua|Ortega
+Nigeria||Nigerian;Nigerians|Abuja|
+North Korea|DPRK|North Korean;North Koreans|Pyongyang|Kim
+Norway||Norwegian;Norwegians|Oslo|
+Oman||Omani;Omanis|Muscat|
+Pakistan||Pakistani;Pakistanis|Islamabad|Sharif;Khan
+Palestine|Palestinian Territories|Palestinian;Palestinians|Ramallah|Abbas
+Philippines||Filipino;Filipinos;Philippine|Manila|Duterte;Marcos
+Poland||Polish;Pole;Poles|Warsaw|Duda;Tusk
+Portugal||Portuguese|Lisbon|
+Qatar||Qatari;Qataris|Doha|
+Romania||Romanian;Romanians|Bucharest|
+Russia|Russian Federation;Soviet Union;USSR|Russian;Russians;Soviet;Soviets|Moscow;Kremlin|Putin;Medvedev
+Saudi Arabia|Saudi;Kingdom of Saudi Arabia|Saudis|Riyadh|Salman
+Serbia||Serbian;Serb;Serbs;Serbians|Belgrade|Vucic;Vučić
+Slovakia||Slovak;Slovaks|Bratislava|Fico
+Somalia||Somali;Somalis|Mogadishu|
+South Africa||South African;South Africans|Pretoria|Ramaphosa
+South Korea|Korea;Republic of Korea|South Korean;South Koreans;Korean;Koreans|Seoul|
+Spain||Spanish;Spaniard;Spaniards|Madrid|
+Sudan||Sudanese|Khartoum|Bashir
+Sweden||Swedish;Swede;Swedes|Stockholm|
+Switzerland||Swiss|Bern;Berne|
+Syria||Syrian;Syrians|Damascus|Assad
+Taiwan||Taiwanese|Taipei|
+Tunisia||Tunisian;Tunisians|Tunis|
+Turkey|Türkiye;Turkiye|Turkish;Turk;Turks|Ankara|Erdogan;Erdoğan
+Ukraine|the Ukraine|Ukrainian;Ukrainians|Kyiv;Kiev|Zelensky;Zelenskyy;Zelenskiy
+United Arab Emirates|UAE;Emirates|Emirati;Emiratis|Abu Dhabi|
+United Kingdom|UK;U.K.;Britain;Great Britain;England|British;Briton;Britons;English|London;Downing Street;Whitehall|Johnson;Sunak;Starmer;Truss;May
+United States|US;U.S.;USA;U.S.A.;America;United States of America|American;Americans|Washington;White House|Biden;Trump;Obama;Bush
+Uzbekistan||Uzbek;Uzbeks|Tashkent|
+Venezuela||Venezuelan;Venezuelans|Caracas|Maduro;Chavez;Chávez
+Vietnam||Vietnamese|Hanoi|
+Yemen||Yemeni;Yemenis|Sanaa;Sana'a|Saleh;Hadi
+Zimbabwe||Zimbabwean;Zimbabweans|Harare|Mugabe;Mnangagwa
+"""
+
+# Surnames too ambiguous to map a person to a country on their own.
+_AMBIGUOUS_LEADERS = {"may", "khan", "kim", "salman", "sharif", "abbas", "johnson", "bush", "hadi", "xi"}
+
+COUNTRY_BY_NAME: dict[str, str] = {}  # lowercased name, alias or capital -> country
+COUNTRY_BY_ADJ: dict[str, str] = {}  # lowercased adjective or demonym -> country
+CAPITALS: dict[str, str] = {}  # lowercased capital -> country
+LEADER_COUNTRY: dict[str, str] = {}  # lowercased leader surname -> country
+
+for _line in _COUNTRIES.strip().splitlines():
+    _name, _aliases, _adjs, _caps, _leaders = (_line.split("|") + [""] * 5)[:5]
+    COUNTRY_BY_NAME[_name.lower()] = _name
+    for _a in filter(None, _aliases.split(";")):
+        COUNTRY_BY_NAME[_a.lower()] = _name
+    for _a in filter(None, _adjs.split(";")):
+        COUNTRY_BY_ADJ[_a.lower()] = _name
+    for _a in filter(None, _caps.split(";")):
+        COUNTRY_BY_NAME.setdefault(_a.lower(), _name)
+        CAPITALS[_a.lower()] = _name
+    for _a in filter(None, _leaders.split(";")):
+        if _a.lower() not in _AMBIGUOUS_LEADERS:
+            LEADER_COUNTRY[_a.lower()] = _name
+# "Saudi" is both alias and adjective.
+COUNTRY_BY_ADJ.setdefault("saudi", "Saudi Arabia")
+
+# Organisations spaCy often misses or mislabels: surface form -> canonical name.
+ORGS: dict[str, str] = {
+    "IRGC": "IRGC",
+    "Islamic Revolutionary Guard Corps": "IRGC",
+    "Islamic Revolutionary Guards Corps": "IRGC",
+    "Revolutionary Guard": "IRGC",
+    "Revolutionary Guards": "IRGC",
+    "Revolutionary Guard Corps": "IRGC",
+    "Quds Force": "Quds Force",
+    "Qods Force": "Quds Force",
+    "Basij": "Basij",
+    "Hezbollah": "Hezbollah",
+    "Hizbollah": "Hezbollah",
+    "Hizballah": "Hezbollah",
+    "Hamas": "Hamas",
+    "Islamic Jihad": "Islamic Jihad",
+    "Houthis": "Houthis",
+    "Houthi": "Houthis",
+    "ISIS": "ISIS",
+    "ISIL": "ISIS",
+    "Daesh": "ISIS",
+    "Islamic State": "ISIS",
+    "al-Qaeda": "al-Qaeda",
+    "al-Qaida": "al-Qaeda",
+    "Al-Qaeda": "al-Qaeda",
+    "Al Qaeda": "al-Qaeda",
+    "al Qaeda": "al-Qaeda",
+    "Taliban": "Taliban",
+    "Nusra Front": "Nusra Front",
+    "al-Nusra": "Nusra Front",
+    "Hayat Tahrir al-Sham": "HTS",
+    "HTS": "HTS",
+    "Free Syrian Army": "Free Syrian Army",
+    "FSA": "Free Syrian Army",
+    "SDF": "SDF",
+    "Syrian Democratic Forces": "SDF",
+    "PKK": "PKK",
+    "YPG": "YPG",
+    "Wagner Group": "Wagner Group",
+    "Wagner": "Wagner Group",
+    "NATO": "NATO",
+    "UN": "United Nations",
+    "U.N.": "United Nations",
+    "United Nations": "United Nations",
+    "UN Security Council": "UN Security Council",
+    "Security Council": "UN Security Council",
+    "EU": "European Union",
+    "European Union": "European Union",
+    "European Commission": "European Commission",
+    "IAEA": "IAEA",
+    "OPEC": "OPEC",
+    "Pentagon": "Pentagon",
+    "CIA": "CIA",
+    "FBI": "FBI",
+    "Mossad": "Mossad",
+    "FSB": "FSB",
+    "Kataib Hezbollah": "Kataib Hezbollah",
+    "Popular Mobilization Forces": "Popular Mobilization Forces",
+    "PMF": "Popular Mobilization Forces",
+}
+
+# ORG "entities" that are only common nouns: never an actor on their own.
+GENERIC_ORGS = {
+    "army", "government", "regime", "military", "navy", "air force", "parliament", "ministry", "police",
+    "state", "administration", "congress", "senate", "court", "forces", "force", "the army", "the government",
+    "ground", "council", "committee", "cabinet",
+}
+
+LEADER_TITLES = {
+    "president", "leader", "dictator", "ruler", "prime", "minister", "premier", "king", "emir", "sultan",
+    "chancellor", "ayatollah", "supreme",
+}
+
+# Words that can stand before a name as a title: "Gen. Pourdastan", "President Bashar al-Assad".
+TITLES = {
+    "gen.", "gen", "general", "lt.", "lt", "lieutenant", "col.", "col", "colonel", "maj.", "brig.", "brigadier",
+    "adm.", "admiral", "capt.", "captain", "sgt.", "sergeant", "cmdr.", "commander", "marshal", "field",
+    "president", "vice", "prime", "minister", "foreign", "defense", "defence", "interior", "secretary",
+    "sen.", "senator", "rep.", "representative", "gov.", "governor", "mayor", "mr.", "mrs.", "ms.", "dr.",
+    "prof.", "professor", "sheikh", "shaykh", "ayatollah", "grand", "imam", "cleric", "king", "queen",
+    "prince", "princess", "crown", "emir", "sultan", "pope", "chancellor", "chairman", "premier", "supreme",
+    "leader", "judge", "justice", "ambassador", "spokesman", "spokeswoman", "dictator", "mullah", "saint",
+}
+
+NAME_PARTICLES = {"al", "el", "bin", "ibn", "bint", "abu", "de", "da", "van", "von", "der", "del", "la", "le",
+                  "-", "‑"}
+
+
+def country_of_name(text: str) -> str | None:
+    """Country for a country name, alias or capital ("Tehran" -> "Iran")."""
+    t = text.strip().strip("-‑–").lower()
+    if t.startswith("the "):
+        t2 = t[4:]
+        return COUNTRY_BY_NAME.get(t) or COUNTRY_BY_NAME.get(t2)
+    return COUNTRY_BY_NAME.get(t)
+
+
+def country_of_adj(text: str) -> str | None:
+    """Country for an adjective or demonym ("Iranian", "Iranians", "Iranian’s" -> "Iran")."""
+    t = text.strip().strip("-‑–").lower()
+    for suffix in ("’s", "'s", "’", "'"):
+        if t.endswith(suffix):
+            t = t[: -len(suffix)]
+    return COUNTRY_BY_ADJ.get(t)
