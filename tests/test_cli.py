@@ -139,3 +139,29 @@ def test_classify_spans(ptc_dir, model_dir, tmp_path):
     assert len(out) == len(mine)
     for a, b in zip(out, mine):
         assert a.split("\t")[0] == aid and a.split("\t")[2:] == b.split("\t")[2:]
+
+
+def test_frame_and_claims_commands(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = ("The regime of President Vorn shelled the village again, killing 12 civilians. "
+            "Relief workers from the Red Crescent rushed to help the wounded.")
+    (docs / "EN_1.txt").write_text(text)
+    i = text.index("Vorn")
+    j = text.index("Red Crescent")
+    mentions = tmp_path / "mentions.tsv"
+    mentions.write_text(f"EN_1.txt\tVorn\t{i}\t{i + 3}\nEN_1.txt\tRed Crescent\t{j}\t{j + 11}\n")
+    r = redline("frame", "--mentions", mentions, docs)
+    assert r.returncode == 0, r.stderr
+    rows = [l.split("\t") for l in r.stdout.decode().splitlines()]
+    assert len(rows) == 2 and rows[0][:4] == ["EN_1.txt", "Vorn", str(i), str(i + 3)]
+    assert all(row[4] in ("Protagonist", "Antagonist", "Innocent") and len(row) >= 6 for row in rows)
+
+    lines = tmp_path / "debate.tsv"
+    lines.write_text("1\tSMITH\tThank you all for coming tonight.\n"
+                     "2\tSMITH\tUnemployment fell from 9 percent to 4.1 percent in three years.\n")
+    r = redline("claims", "--score-lines", lines)
+    assert r.returncode == 0, r.stderr
+    scored = [l.split("\t") for l in r.stdout.decode().splitlines()]
+    assert [s[0] for s in scored] == ["1", "2"]
+    assert float(scored[1][1]) > float(scored[0][1])
