@@ -25,7 +25,7 @@ from redline.io.ptc import Label, group_by_article, load_articles, read_labels
 from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
 from redline.models.technique_net import (
     BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet, base_encoder_path,
-    batch_windows, decode_spans, span_features, tokenize_article,
+    decode_spans, span_features, tokenize_article,
 )
 from redline.taxonomy import PTC_TECHNIQUES
 

@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from conftest import MODEL_DIR
-
 FAST = ["--components", "lexicon"]
 
 

@@ -16,6 +16,7 @@ import time
 
 import httpx
 import pytest
+from conftest import live_server
 
 from redline.errors import InputError
 from redline.io import fetch as fetch_mod
@@ -242,27 +243,6 @@ def test_every_resolved_address_must_be_public(monkeypatch):
 
 
 # --- through the server's API ----------------------------------------------------------
-@contextlib.contextmanager
-def live_server(app):
-    import uvicorn
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def test_api_fetches_url_with_allow_private():

@@ -1,7 +1,6 @@
 """The shipped technique model: loading, inference and offset mapping on real text."""
 
 import numpy as np
-import pytest
 
 from redline.doc import Document
 from redline.models.technique_net import ArticleOutput, DecodeParams, Tokenized, decode_spans

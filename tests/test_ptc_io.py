@@ -29,7 +29,7 @@ def test_malformed_line_names_the_line(tmp_path, line, needle):
     f.write_text("1\tDoubt\t0\t5\n" + line + "\n")
     with pytest.raises(InputError) as exc:
         read_labels(f)
-    assert f"bad.labels:2" in str(exc.value) and needle in str(exc.value)
+    assert "bad.labels:2" in str(exc.value) and needle in str(exc.value)
 
 
 def test_missing_and_non_utf8(tmp_path):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import live_server
 
 from redline.doc import Document
 from redline.pipeline import analyze, register
@@ -22,28 +21,6 @@ ARTICLE = ("They are traitors! Everyone knows the so-called experts lie.\n"
            "Either we act now or our nation will be destroyed. Enough is enough!\n")
 
 
-@contextlib.contextmanager
-def live_server(app):
-    """Run the app with uvicorn in a thread on a free 127.0.0.1 port; yield its base URL."""
-    import uvicorn
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -662,7 +662,6 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
     mention_actor.sort()
 
     # ---- pronouns (index only)
-    by_id = {a.id: a for a in actors}
     person_mentions = []  # (start, actor id) of mentions that name a person
     plural_mentions = []
     for c in chosen:
