@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import numpy as np
 from redline.components.nlp import MEAN_LAYERS, Encoded, get_encoder, parse, sentence_encodings, sentences
 from redline.doc import Claim, Document
 from redline.errors import InputError, ModelError
+from redline.models import load_once
 from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "claims"
@@ -144,17 +143,8 @@ class ClaimModel:
         return self.predict_features(claim_features(enc, texts))
 
 
-_models: dict[str, ClaimModel] = {}
-_models_lock = threading.Lock()
-
-
 def load_claim_model(folder: Path | str | None = None) -> ClaimModel:
-    folder = Path(folder or os.environ.get("REDLINE_CLAIMS_MODEL") or DEFAULT_MODEL_DIR)
-    key = str(folder.resolve())
-    with _models_lock:
-        if key not in _models:
-            _models[key] = ClaimModel(folder)
-        return _models[key]
+    return load_once(ClaimModel, folder, "REDLINE_CLAIMS_MODEL", DEFAULT_MODEL_DIR)
 
 
 # ----------------------------------------------------------------------------- hedges

@@ -27,9 +27,7 @@ trained by `redline train-roles` (see its MODEL_CARD.md for data and figures).
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +40,7 @@ from redline.components.nlp import (
 )
 from redline.doc import Document, Role
 from redline.errors import InputError, ModelError
+from redline.models import load_once
 from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "roles"
@@ -239,17 +238,8 @@ class RoleModel:
         return self.decode(*self.probabilities(X))
 
 
-_models: dict[str, RoleModel] = {}
-_models_lock = threading.Lock()
-
-
 def load_role_model(folder: Path | str | None = None) -> RoleModel:
-    folder = Path(folder or os.environ.get("REDLINE_ROLES_MODEL") or DEFAULT_MODEL_DIR)
-    key = str(folder.resolve())
-    with _models_lock:
-        if key not in _models:
-            _models[key] = RoleModel(folder)
-        return _models[key]
+    return load_once(RoleModel, folder, "REDLINE_ROLES_MODEL", DEFAULT_MODEL_DIR)
 
 
 # ----------------------------------------------------------------------------- features

@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from redline.doc import Document
 from redline.errors import ModelError
+from redline.models import load_once
 from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "technique"
 
-_cache: dict[str, object] = {}
-_cache_lock = threading.Lock()
+def _open_technique_model(folder: Path):
+    from redline.models.technique_net import TechniqueModel
+
+    if not (folder / "config.json").exists():
+        raise ModelError(f"no technique model in {folder}: run `redline train` or reinstall redline")
+    threads = int(os.environ.get("REDLINE_THREADS", "0")) or None
+    return TechniqueModel(folder, threads=threads)
 
 
 def load_technique_model(folder: Path | str | None = None):
     """Load (once per process) the technique model from its folder."""
-    from redline.models.technique_net import TechniqueModel
-
-    folder = Path(folder or os.environ.get("REDLINE_TECHNIQUE_MODEL") or DEFAULT_MODEL_DIR)
-    key = str(folder.resolve())
-    with _cache_lock:
-        if key not in _cache:
-            if not (folder / "model.safetensors").exists():
-                raise ModelError(f"no technique model in {folder}: run `redline train` or reinstall redline")
-            threads = int(os.environ.get("REDLINE_THREADS", "0")) or None
-            _cache[key] = TechniqueModel(folder, threads=threads)
-        return _cache[key]
+    return load_once(_open_technique_model, folder, "REDLINE_TECHNIQUE_MODEL", DEFAULT_MODEL_DIR)
 
 
 class TechniqueTagger:
