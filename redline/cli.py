@@ -41,6 +41,17 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _emit(text: str, out: Optional[Path]) -> None:
+    """Write a command's output to OUT, or to stdout."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{out}: cannot write ({exc.strerror})")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"redline {__version__}")
@@ -97,10 +108,7 @@ def analyze(
             typer.echo(f"redline: error: {src.path}: {exc}", err=True)
     if docs:
         text = render(docs, fmt.value)
-        if out:
-            out.write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
+        _emit(text, out)
     if failures:
         typer.echo(f"redline: {failures} of {len(sources)} inputs failed", err=True)
         raise typer.Exit(1)
@@ -140,10 +148,7 @@ def classify(
     except RedlineError as exc:
         _fail(str(exc))
     text = "".join(line + "\n" for line in result)
-    if out:
-        out.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    _emit(text, out)
 
 
 @app.command()
@@ -216,10 +221,7 @@ def frame(
     except (RedlineError, OSError, ValueError) as exc:
         _fail(str(exc))
     text = "".join(line + "\n" for line in lines)
-    if out:
-        out.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    _emit(text, out)
 
 
 @app.command()
