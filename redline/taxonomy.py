@@ -37,7 +37,7 @@ Definitions and examples are written for redline, in our own words.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 # Exactly as spelled in the PTC label files; the order is the models' class order.
 PTC_TECHNIQUES: list[str] = [
@@ -186,13 +186,15 @@ assert list(PTC) == PTC_TECHNIQUES
 # Labels and order as in techniques_subtask3.txt. A technique that directly succeeds
 # one PTC class reuses that class's colour, so the same idea looks the same in both
 # views; the nine new or split-off techniques get their own shade of their family hue.
+
+
+def _same_as_ptc(ptc_label: str, label: str) -> Technique:
+    """A 2023 technique that is the PTC one under a new label: one text for both."""
+    return replace(PTC[ptc_label], label=label)
+
+
 SEMEVAL2023: dict[str, Technique] = _index([
-    Technique(
-        "Appeal_to_Authority", "Appeal to authority",
-        "Treating a claim as true because an authority or celebrity backs it, without "
-        "other support, even when the authority has no expertise on the matter.",
-        "A famous actor says the treaty is a disaster, so it must be.",
-        JUSTIFICATION, "#3E4776"),
+    _same_as_ptc('Appeal_to_Authority', 'Appeal_to_Authority'),
     Technique(
         "Appeal_to_Popularity", "Appeal to popularity",
         "Claiming a position is right because most people, or 'everyone', already "
@@ -205,24 +207,9 @@ SEMEVAL2023: dict[str, Technique] = _index([
         "freedom, tradition, faith or fairness, in place of evidence.",
         "This law protects the freedom our grandparents fought for.",
         JUSTIFICATION, "#124BA9"),
-    Technique(
-        "Appeal_to_Fear-Prejudice", "Appeal to fear / prejudice",
-        "Winning support for an idea by stirring up anxiety or panic about the "
-        "alternative, or by playing on existing prejudice.",
-        "If this bill passes, criminals will roam our streets by the summer.",
-        JUSTIFICATION, "#2973C7"),
-    Technique(
-        "Flag_Waving", "Flag-waving",
-        "Justifying an idea by appealing to the pride, identity or interests of the "
-        "nation or group the audience belongs to.",
-        "Every true patriot knows we must stand firm on this.",
-        JUSTIFICATION, "#487AF1"),
-    Technique(
-        "Causal_Oversimplification", "Causal oversimplification",
-        "Pinning a complex outcome on a single cause or culprit when many factors are "
-        "at work.",
-        "Prices went up for one reason only: the new mayor took office.",
-        SIMPLIFICATION, "#582F95"),
+    _same_as_ptc('Appeal_to_fear-prejudice', 'Appeal_to_Fear-Prejudice'),
+    _same_as_ptc('Flag-Waving', 'Flag_Waving'),
+    _same_as_ptc('Causal_Oversimplification', 'Causal_Oversimplification'),
     Technique(
         "False_Dilemma-No_Choice", "False dilemma / no choice",
         "Reducing a question to two options when more exist, or presenting one course "
@@ -253,12 +240,7 @@ SEMEVAL2023: dict[str, Technique] = _index([
         "instead of addressing the criticism.",
         "You question our election? What about the scandals in your own parliament?",
         DISTRACTION, "#397E60"),
-    Technique(
-        "Slogans", "Slogans",
-        "A short, punchy phrase that packs a position into a memorable formula, often "
-        "with labels or stereotypes.",
-        "No peace without justice!",
-        CALL, "#384B53"),
+    _same_as_ptc('Slogans', 'Slogans'),
     Technique(
         "Appeal_to_Time", "Appeal to time",
         "Pressing for action by insisting that the moment has come or that time is "
@@ -271,36 +253,16 @@ SEMEVAL2023: dict[str, Technique] = _index([
         "declaring the matter settled or not worth discussing.",
         "There is nothing more to discuss here.",
         CALL, "#718F92"),
-    Technique(
-        "Loaded_Language", "Loaded language",
-        "Words or phrases with strong emotional charge, positive or negative, chosen to "
-        "sway the reader rather than to describe.",
-        "The regime's thugs unleashed a savage crackdown on peaceful families.",
-        WORDING, "#B58500"),
-    Technique(
-        "Repetition", "Repetition",
-        "Restating the same message, word or phrase again and again so that it sticks "
-        "and starts to feel true.",
-        "They lied about the budget. They lied about the war. They lied to you.",
-        WORDING, "#CE5A00"),
-    Technique(
-        "Exaggeration-Minimisation", "Exaggeration / minimisation",
-        "Making something look far bigger, better or worse than it is, or brushing it "
-        "off as trivial.",
-        "It was the worst betrayal in the history of the nation.",
-        WORDING, "#777A18"),
+    _same_as_ptc('Loaded_Language', 'Loaded_Language'),
+    _same_as_ptc('Repetition', 'Repetition'),
+    _same_as_ptc('Exaggeration,Minimisation', 'Exaggeration-Minimisation'),
     Technique(
         "Obfuscation-Vagueness-Confusion", "Obfuscation / vagueness / confusion",
         "Deliberately unclear or ambiguous wording, so that a claim cannot be pinned "
         "down or each reader hears what suits them.",
         "Certain measures may be taken by the relevant parties in due course.",
         WORDING, "#8A7F5C"),
-    Technique(
-        "Name_Calling-Labeling", "Name calling / labeling",
-        "Pinning a label on a person, group or idea that the audience already fears, "
-        "despises or admires, so that the label does the arguing.",
-        "The so-called experts of the climate cult have spoken again.",
-        ATTACK, "#B8283E"),
+    _same_as_ptc('Name_Calling,Labeling', 'Name_Calling-Labeling'),
     Technique(
         "Doubt", "Casting doubt",
         "Questioning the credibility, competence or motives of someone or something "
