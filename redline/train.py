@@ -25,7 +25,7 @@ from redline.io.ptc import Label, group_by_article, load_articles, read_labels
 from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
 from redline.models.technique_net import (
     BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet, base_encoder_path,
-    decode_spans, span_features, tokenize_article,
+    decode_spans, normalize_for_recurrence, span_features, tokenize_article,
 )
 from redline.taxonomy import PTC_TECHNIQUES
 
@@ -83,6 +83,7 @@ def build_examples(tokenizer, articles: dict[str, str], labels: dict[str, list[L
                 tech[inside, TECH_INDEX[l.technique]] = 1.0
                 span_groups.setdefault((l.start, l.end), []).append(l.technique)
         spans = []
+        normalized = normalize_for_recurrence(text)
         for (s, e), techs in span_groups.items():
             inside = np.nonzero((starts < e) & (ends > s))[0]
             if not len(inside):
@@ -90,7 +91,7 @@ def build_examples(tokenizer, articles: dict[str, str], labels: dict[str, list[L
             target = np.zeros(N_TECH, dtype=np.float32)
             for t in techs:
                 target[TECH_INDEX[t]] += 1.0 / len(techs)
-            spans.append((int(inside[0]), int(inside[-1]), span_features(text, s, e), target))
+            spans.append((int(inside[0]), int(inside[-1]), span_features(text, s, e, normalized), target))
         for ws, we in tok.windows:
             inner = []
             for f, l, feats, target in spans:

