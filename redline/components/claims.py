@@ -32,7 +32,7 @@ import numpy as np
 from redline.components.nlp import MEAN_LAYERS, Encoded, get_encoder, parse, sentence_encodings, sentences
 from redline.doc import Claim, Document
 from redline.errors import InputError, ModelError
-from redline.models import load_once
+from redline.models import load_once, read_npz_model
 from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "claims"
@@ -104,16 +104,12 @@ class ClaimModel:
     """Standardise -> logistic regression; weights in weights.npz, settings in config.json."""
 
     def __init__(self, folder: Path | str):
-        folder = Path(folder)
+        self.config, w = read_npz_model(folder, "claims", "redline train-claims")
         try:
-            self.config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            with np.load(folder / "weights.npz", allow_pickle=False) as w:
-                self.mean = w["mean"].astype(np.float32)
-                self.scale = w["scale"].astype(np.float32)
-                self.coef = w["coef"].astype(np.float32)
-                self.intercept = float(w["intercept"][0])
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"no usable claims model in {folder}: {exc}; run `redline train-claims`") from exc
+            self.mean, self.scale, self.coef = w["mean"], w["scale"], w["coef"]
+            self.intercept = float(w["intercept"][0])
+        except KeyError as exc:
+            raise ModelError(f"no usable claims model in {folder}: missing {exc}; run `redline train-claims`") from exc
         self.threshold = float(self.config.get("threshold", 0.5))
 
     @classmethod

@@ -39,8 +39,8 @@ from redline.components.nlp import (
     split_sentences,
 )
 from redline.doc import Document, Role
-from redline.errors import InputError, ModelError
-from redline.models import load_once
+from redline.errors import InputError
+from redline.models import load_once, read_npz_model
 from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "roles"
@@ -179,13 +179,7 @@ def occurrences(text: str, mention: str) -> list[tuple[int, int]]:
 
 class RoleModel:
     def __init__(self, folder: Path | str):
-        folder = Path(folder)
-        try:
-            self.config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            with np.load(folder / "weights.npz", allow_pickle=False) as w:
-                self.arrays = {k: w[k].astype(np.float32) for k in w.files}
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"no usable roles model in {folder}: {exc}; run `redline train-roles`") from exc
+        self.config, self.arrays = read_npz_model(folder, "roles", "redline train-roles")
         self._setup()
 
     @classmethod

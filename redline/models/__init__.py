@@ -3,10 +3,13 @@ config.json, MODEL_CARD.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
 from typing import Callable, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 _loaded: dict[tuple, object] = {}
@@ -21,3 +24,17 @@ def load_once(factory: Callable[[Path], T], folder: Path | str | None, env_var: 
         if key not in _loaded:
             _loaded[key] = factory(path)
         return _loaded[key]  # type: ignore[return-value]
+
+
+def read_npz_model(folder: Path | str, what: str, train_command: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """A head stored as config.json + weights.npz (no pickle): (config, float32 arrays)."""
+    from redline.errors import ModelError
+
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        with np.load(folder / "weights.npz", allow_pickle=False) as w:
+            arrays = {k: w[k].astype(np.float32) for k in w.files}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"no usable {what} model in {folder}: {exc}; run `{train_command}`") from exc
+    return config, arrays
