@@ -24,7 +24,8 @@ from torch import nn
 from redline.io.ptc import Label, group_by_article, load_articles, read_labels
 from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
 from redline.models.technique_net import (
-    BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet, base_encoder_path,
+    BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, MiniLMEncoder, TechniqueModel, TechniqueNet,
+    WordPieceTokenizer, base_encoder_path,
     decode_spans, normalize_for_recurrence, span_features, tokenize_article,
 )
 from redline.taxonomy import PTC_TECHNIQUES
@@ -128,9 +129,17 @@ def collate(batch, cls_id, sep_id, pad_id):
     return ids, mask, bio, tech, tmask, spans
 
 
+def linear_warmup_decay(opt: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The usual BERT schedule: linear warm-up to the base rate, then linear decay to 0."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
 def make_net() -> TechniqueNet:
-    from transformers import AutoModel
-    encoder = AutoModel.from_pretrained(base_encoder_path())
+    encoder = MiniLMEncoder.from_folder(base_encoder_path())
     net = TechniqueNet(encoder, encoder.config.hidden_size)
     for name, p in net.named_parameters():
         if name in FROZEN:
@@ -176,7 +185,6 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
 
 def _train_one(cfg: TrainConfig) -> None:
     from tqdm.auto import tqdm
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     ckpt_dir = cfg.out / "checkpoints"
@@ -190,7 +198,7 @@ def _train_one(cfg: TrainConfig) -> None:
     if cfg.limit_articles:
         articles = dict(list(articles.items())[:cfg.limit_articles])
     labels = group_by_article(read_labels(ptc / "train-task-flc-tc.labels"))
-    tokenizer = AutoTokenizer.from_pretrained(base_encoder_path())
+    tokenizer = WordPieceTokenizer()
     examples = build_examples(tokenizer, articles, labels, cfg)
     log.info("train: %d articles, %d windows, %d spans", len(articles), len(examples),
              sum(len(e["spans"]) for e in examples))
@@ -201,8 +209,7 @@ def _train_one(cfg: TrainConfig) -> None:
     opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
                             weight_decay=0.01)
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
-    sched = get_linear_schedule_with_warmup(opt, int(0.06 * steps_per_epoch * cfg.epochs),
-                                            steps_per_epoch * cfg.epochs)
+    sched = linear_warmup_decay(opt, int(0.06 * steps_per_epoch * cfg.epochs), steps_per_epoch * cfg.epochs)
     start_epoch = 0
     last = ckpt_dir / "last.pt"
     if last.exists():

