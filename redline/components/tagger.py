@@ -36,7 +36,13 @@ class TechniqueTagger:
         self.threshold = threshold
 
     def __call__(self, doc: Document) -> Document:
-        for s, e, tech, score in self.model.predict(doc.text, threshold=self.threshold):
+        from redline.components.nlp import SHARED_LAYERS, store_technique_output
+
+        # Keep the layers that the claims and roles components read: one encoder pass in all.
+        out = self.model.run(doc.text, layers=SHARED_LAYERS) if doc.text.strip() else None
+        if out is not None:
+            store_technique_output(doc, out)
+        for s, e, tech, score in self.model.predict(doc.text, threshold=self.threshold, out=out):
             doc.add_span(s, e, tech, score, source=self.name)
         cfg = self.model.config
         doc.model["tagger"] = {

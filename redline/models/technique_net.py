@@ -13,7 +13,12 @@ Architecture (see models/technique/MODEL_CARD.md for figures):
   -> one of the 14 PTC techniques (TC).
 
 An article is tokenized once; overlapping windows of `window` word pieces cover it and
-token probabilities are averaged where windows overlap.
+token probabilities are averaged where windows overlap. The same pass keeps layers 2, 4
+and 6 per word piece for the claims and roles components (`ArticleOutput.layers`).
+
+Technique classification combines the span head with a lexical classifier
+(`technique_lexical.py`, when the model folder has one) by a weighted geometric mean of
+their distributions (`TechniqueModel.classify`).
 """
 
 from __future__ import annotations
@@ -79,6 +84,11 @@ class TechniqueNet(nn.Module):
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def encode_layers(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """(last layer, all hidden states: embeddings then each layer)."""
+        out = self.encoder(input_ids, attention_mask, output_hidden_states=True)
+        return out.last_hidden_state, out.hidden_states
 
     def token_logits(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.dropout(hidden)
@@ -157,6 +167,9 @@ class ArticleOutput:
     p_begin: np.ndarray
     p_tech: np.ndarray  # per token, per technique (sigmoid)
     hidden: list[list[torch.Tensor]] = field(default_factory=list)  # [window][member] (seq, hidden)
+    # Per word piece, the states of chosen encoder layers (first member), fp16: what the
+    # claims and roles components read instead of running an encoder of their own.
+    layers: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -278,10 +291,24 @@ class TechniqueModel:
         self.decode = DecodeParams(**self.config.get("decode", {}))
         self.calibration = self.config.get("calibration")  # isotonic knots: {"x": [...], "y": [...]}
         self.bf16 = device == "cpu" and torch.backends.mkldnn.is_available() and _cpu_has_bf16()
+        # The lexical TC member (models/technique_lexical.py), when the folder has one.
+        self.lexical, self.lexical_weight = None, 0.0
+        if self.config.get("lexical"):
+            from redline.models.technique_lexical import LexicalTechniqueClassifier
+            self.lexical = LexicalTechniqueClassifier.load(self.folder, self.config["lexical"].get("file", "lexical"))
+            if self.lexical.labels != list(PTC_TECHNIQUES):
+                raise ModelError(f"{self.folder}: the lexical member's labels differ from the network's")
+            self.lexical_weight = float(self.config["lexical"].get("weight", 0.5))
 
     # -- encoder pass ---------------------------------------------------------------
     @torch.inference_mode()
-    def run(self, text: str, keep_hidden: bool = True, batch_size: int = 16) -> ArticleOutput:
+    def run(self, text: str, keep_hidden: bool = True, batch_size: int = 16,
+            layers: tuple[int, ...] = ()) -> ArticleOutput:
+        """One encoder pass over the article's windows.
+
+        `layers`: also keep these layers' states per word piece (ArticleOutput.layers);
+        where windows overlap, a piece takes them from the window it is nearer the middle of.
+        """
         tok = tokenize_article(self.tokenizer, text, self.window, self.stride)
         n = len(tok.ids)
         p_span = np.zeros(n, dtype=np.float32)
@@ -289,15 +316,24 @@ class TechniqueModel:
         p_tech = np.zeros((n, N_TECH), dtype=np.float32)
         weight = np.zeros(n, dtype=np.float32)
         hidden_out: list[torch.Tensor] = []
+        kept = {k: np.zeros((n, self.net.encoder.config.hidden_size), dtype=np.float16) for k in layers}
         t = self.tokenizer
         for b in range(0, len(tok.windows), batch_size):
             which = list(range(b, min(b + batch_size, len(tok.windows))))
             ids, mask = batch_windows(tok, which, t.cls_token_id, t.sep_token_id, t.pad_token_id)
             bio = tech = 0.0
             hiddens = []
-            for net in self.nets:
+            for m, net in enumerate(self.nets):
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                    hidden = net.encode(ids.to(self.device), mask.to(self.device))
+                    if layers and m == 0:
+                        hidden, states = net.encode_layers(ids.to(self.device), mask.to(self.device))
+                        for r, w in enumerate(which):
+                            s, e = tok.windows[w]
+                            own = s if w == 0 else s + max(0, tok.windows[w - 1][1] - s) // 2
+                            for k in layers:
+                                kept[k][own:e] = states[k][r, 1 + own - s:1 + e - s].float().cpu().numpy()
+                    else:
+                        hidden = net.encode(ids.to(self.device), mask.to(self.device))
                     b_logits, t_logits = net.token_logits(hidden)
                 bio = bio + b_logits.float().softmax(-1).cpu().numpy() / len(self.nets)
                 tech = tech + t_logits.float().sigmoid().cpu().numpy() / len(self.nets)
@@ -316,7 +352,7 @@ class TechniqueModel:
                 if keep_hidden:
                     hidden_out.append([h[r, :L + 2].float() for h in hiddens])
         weight = np.maximum(weight, 1e-6)
-        return ArticleOutput(tok, p_span / weight, p_begin / weight, p_tech / weight[:, None], hidden_out)
+        return ArticleOutput(tok, p_span / weight, p_begin / weight, p_tech / weight[:, None], hidden_out, kept)
 
     # -- technique classification -----------------------------------------------------
     def _locate(self, out: ArticleOutput, start: int, end: int) -> tuple[int, int, int]:
@@ -358,6 +394,12 @@ class TechniqueModel:
                 hid[i, :h[m].shape[0]] = h[m]
             logits = net.span_logits(hid, rows, starts, ends, feats)
             probs = probs + logits.float().softmax(-1).numpy() / len(self.nets)
+        if self.lexical is not None and self.lexical_weight > 0:
+            # Weighted geometric mean of the two members' distributions, renormalised.
+            w = self.lexical_weight
+            logp = (1 - w) * np.log(probs + 1e-9) + w * np.log(self.lexical.predict_proba(text, spans) + 1e-9)
+            mixed = np.exp(logp - logp.max(1, keepdims=True))
+            probs = mixed / mixed.sum(1, keepdims=True)
         return probs
 
     def calibrate(self, raw: float) -> float:
@@ -365,11 +407,12 @@ class TechniqueModel:
             return raw
         return float(np.interp(raw, self.calibration["x"], self.calibration["y"]))
 
-    def predict(self, text: str, threshold: float | None = None) -> list[tuple[int, int, str, float]]:
+    def predict(self, text: str, threshold: float | None = None,
+                out: ArticleOutput | None = None) -> list[tuple[int, int, str, float]]:
         """Spans with their most likely technique: (start, end, technique, score)."""
         if not text.strip():
             return []
-        out = self.run(text)
+        out = out or self.run(text)
         params = DecodeParams(**{**self.decode.__dict__, **({"threshold": threshold} if threshold is not None else {})})
         spans = decode_spans(text, out, params)
         probs = self.classify(text, [(s, e) for s, e, _ in spans], out)

@@ -1,0 +1,46 @@
+"""One encoder pass per article: claims and roles read the tagger's pass, not one of their own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("spacy")
+
+from redline.components import nlp  # noqa: E402
+from redline.doc import Document  # noqa: E402
+from redline.pipeline import Pipeline  # noqa: E402
+
+
+def test_claims_and_roles_reuse_the_taggers_pass(own_example, model_dir, monkeypatch):
+    pipe = Pipeline.from_names(("tagger", "actors", "claims", "roles"))
+    calls = []
+    real_run = nlp.get_encoder().model.run
+
+    def counting_run(text, *args, **kwargs):
+        calls.append(kwargs.get("layers"))
+        return real_run(text, *args, **kwargs)
+
+    monkeypatch.setattr(nlp.get_encoder().model, "run", counting_run)
+    doc = pipe(Document(id="x", text=own_example))
+    assert len(calls) == 1 and calls[0] == nlp.SHARED_LAYERS  # the tagger's pass, and no other
+    assert doc.claims and any(a.role for a in doc.actors)
+
+    # A sentence's encoding is the slice of that pass over the sentence's word pieces.
+    spans = nlp.sentences(doc)
+    enc = nlp.sentence_encodings(doc)
+    assert len(enc) == len(spans)
+    s, e = spans[0]
+    for (a, b) in enc[0].offsets:
+        assert s <= a < b <= e + 1 and own_example[a:b].strip()
+    assert enc[0].states.shape[1] == 384 and enc[0].layer_means.shape == (3, 384)
+
+
+def test_standalone_texts_match_an_article_of_one_sentence(model_dir):
+    sentence = "Gen. Pourdastan announced that 2,000 troops were sent to Aleppo last year."
+    shared = nlp.get_encoder()
+    alone = shared.encode([sentence])[0]
+    in_article = shared.encode_spans(sentence, [(0, len(sentence))])[0]
+    assert np.array_equal(alone.offsets, in_article.offsets)
+    # Same network, same pieces; the article path stores fp16 states, so close, not equal.
+    assert np.abs(alone.layer_means - in_article.layer_means).max() < 0.05
