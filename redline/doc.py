@@ -49,9 +49,13 @@ class Mention:
     start: int
     end: int
     text: str = ""
+    kind: str = ""  # for a claim's markers: "hedge" or "certainty"; empty for actor mentions
 
     def to_json(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "text": self.text}
+        out: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
+        if self.kind:
+            out["kind"] = self.kind
+        return out
 
 
 @dataclass
@@ -150,9 +154,9 @@ class Document:
         self.spans.append(span)
         return span
 
-    def mention(self, start: int, end: int) -> Mention:
+    def mention(self, start: int, end: int, kind: str = "") -> Mention:
         _check_offsets(self.text, start, end)
-        return Mention(start, end, self.text[start:end])
+        return Mention(start, end, self.text[start:end], kind)
 
     def sort_spans(self) -> None:
         self.spans.sort(key=lambda s: (s.start, -s.end, s.technique))

@@ -369,18 +369,18 @@ def _claims_view(doc: Document) -> list[dict]:
     names = _actor_names(doc)
     out = []
     for n, c in enumerate(doc.claims):
-        parts = []  # claim text cut at its hedges: (text, is_hedge)
+        parts = []  # claim text cut at its markers: (text, "" | "hedge" | "certainty")
         pos = c.start
         for h in sorted(c.hedges, key=lambda h: h.start):
             hs, he = max(h.start, c.start, pos), min(h.end, c.end)
             if hs >= he:
                 continue
-            parts.append((doc.text[pos:hs], False))
-            parts.append((doc.text[hs:he], True))
+            parts.append((doc.text[pos:hs], ""))
+            parts.append((doc.text[hs:he], h.kind or "hedge"))
             pos = he
-        parts.append((doc.text[pos:c.end], False))
+        parts.append((doc.text[pos:c.end], ""))
         if not (0 <= c.start < c.end <= len(doc.text)):
-            parts = [(c.text, False)]
+            parts = [(c.text, "")]
         parts = [(re.sub(r"\s+", " ", t), h) for t, h in parts]
         if parts:
             parts[0] = (parts[0][0].lstrip(), parts[0][1])
@@ -389,7 +389,9 @@ def _claims_view(doc: Document) -> list[dict]:
         out.append({"n": n, "parts": parts, "checkworthiness": c.checkworthiness,
                     "cw_pct": _pct(c.checkworthiness),
                     "source": "the author" if c.source == "author" else names.get(c.source, c.source),
-                    "author": c.source == "author", "hedged": bool(c.hedges)})
+                    "author": c.source == "author",
+                    "hedged": any((h.kind or "hedge") == "hedge" for h in c.hedges),
+                    "certain": any(h.kind == "certainty" for h in c.hedges)})
     out.sort(key=lambda x: (-x["checkworthiness"], x["n"]))
     return out
 

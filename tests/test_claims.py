@@ -84,9 +84,13 @@ def test_source_according_to_and_said():
 
 def test_hedges_lexicon():
     text = "He reportedly fled. It may rain. His fate is unknown. She will certainly win. About 500 died."
-    found = [text[s:e].lower() for s, e in find_hedges(text, 0, len(text))]
-    for h in ("reportedly", "may", "his fate is unknown", "certainly", "about "):
-        assert any(f.startswith(h.strip()) for f in found), (h, found)
+    found = {text[s:e].lower(): kind for s, e, kind in find_hedges(text, 0, len(text))}
+    for h, kind in (("reportedly", "hedge"), ("may", "hedge"), ("his fate is unknown", "hedge"),
+                    ("certainly", "certainty"), ("about", "hedge")):
+        assert found.get(h) == kind, (h, found)
+    text = "Iran will in no way give up; undoubtedly it wins. The toll is reportedly 40."
+    kinds = [(text[s:e], k) for s, e, k in find_hedges(text, 0, len(text))]
+    assert kinds == [("will in no way", "certainty"), ("undoubtedly", "certainty"), ("reportedly", "hedge")]
 
 
 @needs_model

@@ -225,7 +225,7 @@ def test_actors_relations_claims():
     assert "Actors</h2>" in html and "Relations</h2>" in html and "Claims to check</h2>" in html
     assert "The elites" in html and "Corrupt, Traitor" in html and "83%" in html
     assert "<svg" in html and html.count('class="node"') == 3 and html.count("marker-end=") == 3
-    assert 'class="hedge">again</mark>' in html
+    assert 'class="hedge" title="hedge">again</mark>' in html
     assert "on the word of the author" in html
     assert "87%" in html
 

@@ -153,7 +153,7 @@ _HEDGE_DROP = {"about", "around", "can", "favor", "question", "ish", "inasmuch a
                "sometimes", "usually", "mainly", "mostly", "largely", "quite", "rather", "fairly", "a bit",
                "a little", "a touch", "a bit of", "a little bit", "invariably", "strictly speaking", "plainly",
                "evidently", "essentially", "basically", "generally", "in general", "relatively", "comparatively"}
-# Our additions: uncertainty about facts, attribution hedges, and certainty markers.
+# Our additions: uncertainty about facts and attribution hedges ...
 HEDGES_EXTRA = [
     "his fate is unknown", "her fate is unknown", "their fate is unknown", "fate is unknown", "is unknown",
     "remains unknown", "remain unknown", "unknown", "unconfirmed", "unverified", "not confirmed",
@@ -162,30 +162,51 @@ HEDGES_EXTRA = [
     "was said to", "were said to", "is believed to", "are believed to", "is thought to", "rumored", "rumoured",
     "it seems", "seems to", "appears to", "appeared to", "may", "might", "could", "would", "perhaps",
     "possibly", "probably", "likely", "unlikely", "apparently", "presumably", "arguably", "alleged",
+]
+# ... and certainty markers (boosters): the text vouching for itself.
+CERTAINTY_EXTRA = [
     "will in no way", "in no way", "by no means", "no doubt", "without a doubt", "undoubtedly", "certainly",
     "surely", "definitely", "clearly", "obviously", "of course", "indeed", "in fact", "it is true that",
     "is a fact", "the facts on the ground", "there is no doubt", "inevitably", "inevitable", "never",
     "always", "absolutely", "completely", "it is clear that", "make no mistake", "undeniably", "must",
     "cannot", "can not", "won't", "will never", "is bound to", "are bound to", "ultimately", "unprecedented",
 ]
+HEDGE, CERTAINTY = "hedge", "certainty"
 
 
 @lru_cache(maxsize=1)
-def _hedge_regex() -> re.Pattern:
-    phrases: set[str] = set()
+def _marker_phrases() -> dict[str, str]:
+    """Phrase -> HEDGE or CERTAINTY: persuasion-index's HEDGES and "Actually" (certainty)
+    lexicons, less the entries too vague to mark a claim, plus our own lists."""
+    kinds: dict[str, str] = {}
     try:
         import helper_features
 
         path = Path(helper_features.__file__).parent / "lexicons_expanded_LLM_audited.json"
         lex = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("HEDGES", "Actually"):
-            phrases.update(p.strip().lower() for p in lex.get(key, []) if p.strip())
+        for key, kind in (("HEDGES", HEDGE), ("Actually", CERTAINTY)):
+            kinds.update({p.strip().lower(): kind for p in lex.get(key, []) if p.strip()})
     except (ImportError, OSError, ValueError):
         pass
-    phrases -= _HEDGE_DROP
-    phrases.update(HEDGES_EXTRA)
+    for p in _HEDGE_DROP:
+        kinds.pop(p, None)
+    kinds.update({p: HEDGE for p in HEDGES_EXTRA})
+    kinds.update({p: CERTAINTY for p in CERTAINTY_EXTRA})
+    return kinds
+
+
+def _norm_phrase(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").split())
+
+
+@lru_cache(maxsize=1)
+def _hedge_kinds() -> dict[str, str]:
+    return {_norm_phrase(p): k for p, k in _marker_phrases().items()}
+
+
+def _hedge_regex() -> re.Pattern:
     alt = "|".join(re.escape(p).replace(r"\ ", r"\s+").replace("'", "['’]")
-                   for p in sorted(phrases, key=len, reverse=True))
+                   for p in sorted(_marker_phrases(), key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{alt})(?![\w-])", re.I)
 
 
@@ -194,17 +215,21 @@ _APPROX = re.compile(r"(?<![\w-])(?:about|around|nearly|almost|roughly|some|up t
                      r"millions?|dozens?)\b)", re.I)
 
 
-def find_hedges(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Hedge and certainty-marker spans inside text[start:end] (absolute offsets), longest first."""
+def find_hedges(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Hedges and certainty markers inside text[start:end]: (start, end, kind), absolute
+    offsets, in text order; kind is HEDGE (uncertainty, attribution, approximation) or
+    CERTAINTY (boosters such as "in no way", "undoubtedly")."""
     frag = text[start:end]
-    found: list[tuple[int, int]] = []
-    for m in list(_hedge_regex().finditer(frag)) + list(_APPROX.finditer(frag)):
+    kinds = _hedge_kinds()
+    found: list[tuple[int, int, str]] = []
+    matches = [(m, None) for m in _hedge_regex().finditer(frag)] + [(m, HEDGE) for m in _APPROX.finditer(frag)]
+    for m, kind in matches:
         s, e = m.span()
         while e > s and frag[e - 1].isspace():
             e -= 1
-        if e > s and not any(s < b and a < e for a, b in found):
-            found.append((s, e))
-    return sorted((start + s, start + e) for s, e in found)
+        if e > s and not any(s < b and a < e for a, b, _ in found):
+            found.append((s, e, kind or kinds.get(_norm_phrase(frag[s:e]), HEDGE)))
+    return sorted((start + s, start + e, k) for s, e, k in found)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -273,7 +298,7 @@ class ClaimFinder:
             sources = sentence_sources(doc, [spans[i] for i, _ in chosen])
             for (i, p), src in zip(chosen, sources):
                 s, e = spans[i]
-                hedges = [doc.mention(a, b) for a, b in find_hedges(doc.text, s, e)]
+                hedges = [doc.mention(a, b, kind=k) for a, b, k in find_hedges(doc.text, s, e)]
                 doc.claims.append(Claim(start=s, end=e, text=doc.text[s:e], checkworthiness=p, source=src,
                                         hedges=hedges))
         cfg = self.model.config

@@ -39,6 +39,9 @@ def to_text(docs: Iterable[Document]) -> str:
             lines.append(f"  actor {a.name} [{a.type}] x{len(a.mentions)}: {role}")
         for c in d.claims:
             lines.append(f"  claim {c.checkworthiness:4.2f} source={c.source}: {' '.join(c.text.split())[:90]}")
+            if c.hedges:
+                lines.append("        markers: " + "; ".join(f"{h.kind or 'hedge'} \"{' '.join(h.text.split())}\""
+                                                         for h in c.hedges))
         lines.append("")
     return "\n".join(lines)
 
