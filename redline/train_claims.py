@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)  # BLAS threads of numpy / scikit-learn
     from redline.components.claims import N_EMB, N_LEX, ClaimModel
-    from redline.components.nlp import ENCODER_NAME
+    from redline.components.nlp import ENCODER_NAME, get_encoder
 
     rng = random.Random(args.seed)
     cb = load_claimbuster(args.data)
@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     config = {
         "name": "redline-claims",
         "encoder": ENCODER_NAME,
+        "encoder_fingerprint": get_encoder().fingerprint,
         "features": f"{N_EMB}-d sentence embedding (mean-pooled layers 2, 4, 6, each L2-normalised) "
                     f"+ {N_LEX} lexical features",
         "threshold": round(threshold, 4),

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)  # BLAS threads of numpy / scikit-learn
-    from redline.components.nlp import ENCODER_NAME
+    from redline.components.nlp import ENCODER_NAME, get_encoder
     from redline.components.roles import ALL_FINE, FEATURE_DIM, MAIN_ROLES, N_CUES, RoleModel
 
     items, texts = load_annotations(args.data)
@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     config = {
         "name": "redline-roles",
         "encoder": ENCODER_NAME,
+        "encoder_fingerprint": get_encoder().fingerprint,
         "features": f"{FEATURE_DIM}: [mention (L6, L4), sentence (L6, L4), 3-sentence context (L6), "
                     f"{N_CUES} cues] x (focus mention, mean over the actor's mentions) + article vector (L6, L4)",
         "main_roles": MAIN_ROLES,

@@ -44,3 +44,18 @@ def test_standalone_texts_match_an_article_of_one_sentence(model_dir):
     assert np.array_equal(alone.offsets, in_article.offsets)
     # Same network, same pieces; the article path stores fp16 states, so close, not equal.
     assert np.abs(alone.layer_means - in_article.layer_means).max() < 0.05
+
+
+def test_heads_record_the_technique_weights_they_were_trained_on(model_dir, caplog):
+    import json
+    import logging
+
+    from redline.components.claims import DEFAULT_MODEL_DIR as CLAIMS
+    from redline.components.roles import DEFAULT_MODEL_DIR as ROLES
+
+    current = nlp.get_encoder().fingerprint
+    for folder in (CLAIMS, ROLES):
+        assert json.loads((folder / "config.json").read_text())["encoder_fingerprint"] == current
+    with caplog.at_level(logging.WARNING, logger="redline.nlp"):
+        nlp.check_head({"encoder_fingerprint": "0" * 16}, "test-head", "redline train-test")
+    assert "redline train-test" in caplog.text and current in caplog.text

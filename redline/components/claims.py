@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from redline.components.nlp import MEAN_LAYERS, Encoded, get_encoder, parse, sentence_encodings, sentences
+from redline.components.nlp import (
+    MEAN_LAYERS, Encoded, check_head, get_encoder, parse, sentence_encodings, sentences,
+)
 from redline.doc import Claim, Document
 from redline.errors import InputError, ModelError
 from redline.models import load_once, read_npz_model
@@ -285,6 +287,7 @@ class ClaimFinder:
         self.model = load_claim_model(model_dir)
         self.min_score = self.model.threshold if min_score is None else float(min_score)
         self.min_words = min_words
+        check_head(self.model.config, "claims", "redline train-claims")
 
     def __call__(self, doc: Document) -> Document:
         spans = sentences(doc)

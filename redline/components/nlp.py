@@ -227,6 +227,20 @@ class SharedEncoder:
         self._torch = torch
         self._lock = threading.Lock()
 
+    @property
+    def fingerprint(self) -> str:
+        """Which technique weights produce these features (SHA-256 of the weight files, 16 hex)."""
+        if not hasattr(self, "_fingerprint"):
+            import hashlib
+
+            h = hashlib.sha256()
+            for member in self.model.config.get("members", ["model.safetensors"]):
+                with open(self.model.folder / member, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
     def article_output(self, text: str):
         return self.model.run(text, layers=SHARED_LAYERS)
 
@@ -283,6 +297,25 @@ def get_encoder() -> SharedEncoder:
             if _encoder is None:
                 _encoder = SharedEncoder()
     return _encoder
+
+
+_warned: set[str] = set()
+
+
+def check_head(config: dict, what: str, command: str) -> None:
+    """Warn (once) when a head was trained on features of other technique weights.
+
+    The claims and roles heads read the technique encoder's layers; retraining the
+    technique model changes those features, and the heads must be retrained with it.
+    """
+    trained_on = config.get("encoder_fingerprint")
+    if not trained_on or what in _warned:
+        return
+    current = get_encoder().fingerprint
+    if current != trained_on:
+        _warned.add(what)
+        log.warning("the %s head was trained on features of another technique model (%s, now %s): "
+                    "its scores are unreliable until you run `%s`", what, trained_on, current, command)
 
 
 def technique_output(doc: Document):

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from redline.components.nlp import (
-    Encoded, encode_sentence_spans, parse, parse_text, sentence_encodings, sentence_index, sentences,
+    Encoded, check_head, encode_sentence_spans, parse, parse_text, sentence_encodings, sentence_index, sentences,
     split_sentences,
 )
 from redline.doc import Document, Role
@@ -274,6 +274,7 @@ class RoleLabeler:
 
     def __init__(self, model_dir: str | Path | None = None):
         self.model = load_role_model(model_dir)
+        check_head(self.model.config, "roles", "redline train-roles")
 
     def __call__(self, doc: Document) -> Document:
         if doc.actors:
