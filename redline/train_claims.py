@@ -62,7 +62,9 @@ def encode_cached(texts: list[str], cache: Path | None, tag: str) -> np.ndarray:
     from redline.components.claims import N_EMB, N_LEX, claim_features
     from redline.components.nlp import ENCODER_NAME, ENCODER_VERSION, get_encoder
 
-    h = hashlib.sha1(("\x00".join(texts) + ENCODER_NAME + ENCODER_VERSION + f"-{N_EMB}-{N_LEX}").encode("utf-8")
+    # The key names the technique weights too: their features change when they are retrained.
+    h = hashlib.sha1(("\x00".join(texts) + ENCODER_NAME + ENCODER_VERSION + get_encoder().fingerprint
+                      + f"-{N_EMB}-{N_LEX}").encode("utf-8")
                      ).hexdigest()[:16]
     if cache:
         path = cache / f"claims-{tag}-{h}.npy"

@@ -49,10 +49,12 @@ def load_annotations(data: Path):
 
 
 def features(items, texts, cache: Path | None) -> np.ndarray:
-    from redline.components.nlp import ENCODER_NAME, encode_sentence_spans, parse_text, split_sentences
+    from redline.components.nlp import ENCODER_NAME, encode_sentence_spans, get_encoder, parse_text, split_sentences
     from redline.components.roles import FEATURE_DIM, semeval_features
 
+    # The key names the technique weights too: their features change when they are retrained.
     key = hashlib.sha1(json.dumps([i[:4] for i in items]).encode() + ENCODER_NAME.encode() +
+                       get_encoder().fingerprint.encode() +
                        f"v4-{FEATURE_DIM}".encode()).hexdigest()[:16]
     if cache:
         path = cache / f"roles-{key}.npy"
