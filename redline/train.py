@@ -23,9 +23,9 @@ from torch import nn
 
 from redline.io.ptc import Label, group_by_article, load_articles, read_labels
 from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
+from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path
 from redline.models.technique_net import (
-    BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, MiniLMEncoder, TechniqueModel, TechniqueNet,
-    WordPieceTokenizer, base_encoder_path,
+    BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet,
     decode_spans, normalize_for_recurrence, span_features, tokenize_article,
 )
 from redline.taxonomy import PTC_TECHNIQUES
@@ -160,7 +160,7 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     """Train `members` networks (seeds seed, seed+1, ...) and ship them as one ensemble."""
     if members <= 1:
         _train_one(cfg)
-        train_tc_members(cfg)
+        train_lexical(cfg)
         return tune_and_calibrate(cfg)
     import shutil
     from dataclasses import replace
@@ -181,7 +181,7 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     config["members"] = names
     config["train"]["members"] = members
     (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    train_tc_members(cfg)
+    train_lexical(cfg)
     return tune_and_calibrate(cfg)
 
 
@@ -190,12 +190,8 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
 MEMBER_WEIGHT = 0.5
 
 
-def train_tc_members(cfg: TrainConfig) -> None:
-    """The technique-classification member beside the network's span head."""
-    train_lexical(cfg)
-
-
-def _train_spans(cfg: TrainConfig) -> tuple[dict[str, str], dict[str, list[Label]]]:
+def train_data(cfg: TrainConfig) -> tuple[dict[str, str], dict[str, list[Label]]]:
+    """PTC train articles (the first `limit_articles` when set) and their labels."""
     ptc = cfg.data / "ptc"
     articles = load_articles(ptc / "train-articles")
     if cfg.limit_articles:
@@ -209,7 +205,7 @@ def train_lexical(cfg: TrainConfig) -> None:
     """Fit the lexical TC member on the PTC train spans and record it in config.json."""
     from redline.models.technique_lexical import fit_lexical
 
-    articles, labels = _train_spans(cfg)
+    articles, labels = train_data(cfg)
     texts, spans, owners, y = [], [], [], []
     for aid, labs in labels.items():
         texts.append(articles[aid])
@@ -236,11 +232,7 @@ def _train_one(cfg: TrainConfig) -> None:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    ptc = cfg.data / "ptc"
-    articles = load_articles(ptc / "train-articles")
-    if cfg.limit_articles:
-        articles = dict(list(articles.items())[:cfg.limit_articles])
-    labels = group_by_article(read_labels(ptc / "train-task-flc-tc.labels"))
+    articles, labels = train_data(cfg)
     tokenizer = WordPieceTokenizer()
     examples = build_examples(tokenizer, articles, labels, cfg)
     log.info("train: %d articles, %d windows, %d spans", len(articles), len(examples),
@@ -476,7 +468,7 @@ def main(argv=None) -> None:
                       limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads)
     setup_logging(a.log or cfg.out / "train.log")
     if a.tc_members_only:
-        train_tc_members(cfg)
+        train_lexical(cfg)
     if a.tune_only or a.tc_members_only:
         report = tune_and_calibrate(cfg)
     else:

@@ -33,7 +33,8 @@ from redline.components.nlp import (
     MEAN_LAYERS, Encoded, check_head, get_encoder, parse, sentence_encodings, sentences,
 )
 from redline.doc import Claim, Document
-from redline.errors import InputError, ModelError
+from redline.errors import ModelError
+from redline.io.inputs import tsv_rows
 from redline.models import load_once, read_npz_model
 from redline.pipeline import register
 
@@ -318,16 +319,7 @@ def make_claims(**options) -> ClaimFinder:
 def read_clef_lines(path: Path | str) -> list[tuple[str, str, str, int | None]]:
     """CLEF CheckThat! lines: (line, speaker, text, label or None)."""
     rows = []
-    try:
-        raw = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
-    for n, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) < 3:
-            raise InputError(f"{path}:{n}: expected line<TAB>speaker<TAB>text[<TAB>label]")
+    for _, parts in tsv_rows(path, 3, "line<TAB>speaker<TAB>text[<TAB>label]"):
         label = None
         if len(parts) >= 4 and parts[3].strip() in ("0", "1"):
             label = int(parts[3].strip())

@@ -41,7 +41,8 @@ MAX_TOKENS = 128  # word pieces per standalone text, [CLS] and [SEP] included
 MEAN_LAYERS = (2, 4, 6)  # transformer layers whose mean-pooled states claims uses
 MID_LAYER = 4
 LAST_LAYER = 6
-SHARED_LAYERS = (2, 4, 6)  # the layers the technique pass keeps for claims and roles
+# The layers the technique pass keeps for claims and roles: every layer an Encoded uses.
+SHARED_LAYERS = tuple(sorted({*MEAN_LAYERS, MID_LAYER, LAST_LAYER}))
 
 
 # --------------------------------------------------------------------------- spaCy
@@ -281,8 +282,8 @@ class SharedEncoder:
 
 
 def _encoded(layers: dict[int, np.ndarray], offsets: np.ndarray) -> Encoded:
-    dim = next(iter(layers.values())).shape[1] if layers else 384
     if len(offsets) == 0:  # empty text: one zero row keeps the pooling code total
+        dim = next(iter(layers.values())).shape[1]
         layers = {k: np.zeros((1, dim), np.float32) for k in SHARED_LAYERS}
         offsets = np.zeros((1, 2), np.int64)
     return Encoded(states=layers[LAST_LAYER].astype(np.float32), offsets=offsets.astype(np.int64),

@@ -40,6 +40,7 @@ from redline.components.nlp import (
 )
 from redline.doc import Document, Role
 from redline.errors import InputError
+from redline.io.inputs import tsv_rows
 from redline.models import load_once, read_npz_model
 from redline.pipeline import register
 
@@ -299,16 +300,7 @@ def make_roles(**options) -> RoleLabeler:
 def read_mentions(path: Path | str) -> list[tuple[str, str, int, int, list[str]]]:
     """SemEval-2025 Task 10 subtask 1 rows: (article_id, mention, start, end_inclusive, labels)."""
     rows = []
-    try:
-        raw = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
-    for n, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.rstrip("\r").split("\t")
-        if len(parts) < 4:
-            raise InputError(f"{path}:{n}: expected article_id<TAB>mention<TAB>start<TAB>end")
+    for n, parts in tsv_rows(path, 4, "article_id<TAB>mention<TAB>start<TAB>end"):
         try:
             start, end = int(parts[2]), int(parts[3])
         except ValueError as exc:

@@ -13,6 +13,25 @@ from redline.io.ptc import article_id_from_path
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
+def tsv_rows(path: Path | str, min_fields: int, expected: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tab-separated fields) of a TSV file's non-blank lines.
+
+    A line with fewer than `min_fields` fields is an InputError naming file:line and
+    the `expected` layout.
+    """
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < min_fields:
+            raise InputError(f"{path}:{n}: expected {expected}")
+        yield n, parts
+
+
 @dataclass
 class Source:
     """One input article, or the reason it could not be read."""

@@ -34,8 +34,7 @@ import torch
 from torch import nn
 
 from redline.errors import ModelError
-from redline.models.encoder import (MiniLMEncoder, WordPieceTokenizer, base_encoder_path,  # noqa: F401
-                                    base_word_embeddings)
+from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path, base_word_embeddings
 from redline.taxonomy import PTC_TECHNIQUES
 
 N_TECH = len(PTC_TECHNIQUES)
@@ -278,7 +277,6 @@ class TechniqueModel:
             state = {k: v for k, v in state.items()
                      if not k.startswith("encoder.pooler.") and not k.endswith("position_ids")}
             missing, unexpected = net.load_state_dict(state, strict=False, assign=True)
-            missing = [k for k in missing if not k.endswith("position_ids")]
             if missing or unexpected:
                 raise ModelError(f"{path}: weights do not match the network "
                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
