@@ -53,6 +53,10 @@ class TrainConfig:
     limit_articles: int = 0  # >0: train on the first N articles only (tests, smoke runs)
     limit_dev: int = 0
     threads: int = 0
+    # >=0: leave out every `folds`-th article starting at this one (out-of-fold models for
+    # the span rescorer, which must learn from predictions on articles the network never saw)
+    holdout_fold: int = -1
+    folds: int = 2
 
 
 def set_seed(seed: int) -> None:
@@ -161,6 +165,7 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     if members <= 1:
         _train_one(cfg)
         train_lexical(cfg)
+        train_stacker(cfg)
         return tune_and_calibrate(cfg)
     import shutil
     from dataclasses import replace
@@ -182,6 +187,7 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     config["train"]["members"] = members
     (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     train_lexical(cfg)
+    train_stacker(cfg)
     return tune_and_calibrate(cfg)
 
 
@@ -196,6 +202,8 @@ def train_data(cfg: TrainConfig) -> tuple[dict[str, str], dict[str, list[Label]]
     articles = load_articles(ptc / "train-articles")
     if cfg.limit_articles:
         articles = dict(list(articles.items())[:cfg.limit_articles])
+    if cfg.holdout_fold >= 0:
+        articles = {aid: text for i, (aid, text) in enumerate(articles.items()) if i % cfg.folds != cfg.holdout_fold}
     labels = {aid: labs for aid, labs in group_by_article(read_labels(ptc / "train-task-flc-tc.labels")).items()
               if aid in articles}
     return articles, labels
@@ -220,6 +228,97 @@ def train_lexical(cfg: TrainConfig) -> None:
     config = json.loads((cfg.out / "config.json").read_text())
     config["lexical"] = {"file": "lexical", "weight": MEMBER_WEIGHT, "C": model.C}
     (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+STACKER_FOLDS = 2
+STACKER_C_GRID = (0.01, 0.03, 0.1, 0.3)
+
+
+def train_stacker(cfg: TrainConfig) -> None:
+    """Learn how to combine the two TC members from predictions on articles neither saw.
+
+    The members' training spans are the only labelled spans we may learn from, and on
+    those both members are over-confident. So: train the network and the lexical member
+    again on half of the training articles, let them label the gold spans of the other
+    half, both ways, and fit a small multinomial logistic regression (the stacker) on the
+    two members' log-probabilities. C by cross-validation grouped by article; dev is not
+    used. The fold networks live in OUT/folds/ (not shipped) and are reused on a rerun.
+    """
+    from dataclasses import replace
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    from redline.models.technique_lexical import fit_lexical
+
+    articles, labels = train_data(cfg)
+    config = json.loads((cfg.out / "config.json").read_text())
+    lexical_C = float(config.get("lexical", {}).get("C", 10.0))
+    net_logp, lex_logp, y, groups = [], [], [], []
+    for k in range(STACKER_FOLDS):
+        sub = replace(cfg, out=cfg.out / "folds" / f"f{k}", holdout_fold=k, folds=STACKER_FOLDS)
+        if (sub.out / "model.safetensors").exists() and not (sub.out / "checkpoints" / "last.pt").exists():
+            log.info("stacker fold %d: network already trained in %s", k, sub.out)
+        else:
+            log.info("stacker fold %d: training a network without every %d-th article", k, STACKER_FOLDS)
+            _train_one(sub)
+            (sub.out / "checkpoints" / "last.pt").unlink(missing_ok=True)
+        seen, _ = train_data(sub)
+        held_out = [aid for aid in articles if aid not in seen]
+        texts, spans, owners, targets = [], [], [], []
+        for aid in seen:
+            texts.append(articles[aid])
+            for lab in labels.get(aid, []):
+                spans.append((lab.start, lab.end))
+                owners.append(len(texts) - 1)
+                targets.append(TECH_INDEX[lab.technique])
+        lexical = fit_lexical(texts, spans, owners, targets, PTC_TECHNIQUES, C_grid=(lexical_C,), seed=cfg.seed,
+                              log=log.info)
+        network = TechniqueModel(sub.out)  # the fold folder has no lexical member: span head only
+        for aid in held_out:
+            labs = labels.get(aid, [])
+            if not labs:
+                continue
+            gold_spans = [(lab.start, lab.end) for lab in labs]
+            net_logp.append(np.log(network.classify(articles[aid], gold_spans) + 1e-6))
+            lex_logp.append(np.log(lexical.predict_proba(articles[aid], gold_spans) + 1e-6))
+            y += [TECH_INDEX[lab.technique] for lab in labs]
+            groups += [aid] * len(labs)
+    if len(set(y)) < 2:
+        log.info("stacker: too few labelled spans out of fold (%d); keeping the geometric mean", len(y))
+        config.pop("stacker", None)
+        (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        return
+    X = np.hstack([np.vstack(net_logp), np.vstack(lex_logp)])
+    y_arr, groups_arr = np.asarray(y), np.asarray(groups)
+    geo = (0.5 * X[:, :N_TECH] + 0.5 * X[:, N_TECH:]).argmax(1)
+    best_c, best_acc = STACKER_C_GRID[1], -1.0
+    if len(set(groups)) >= 5:
+        for C in STACKER_C_GRID:
+            correct = 0
+            for tr, va in GroupKFold(n_splits=5).split(X, y_arr, groups_arr):
+                clf = LogisticRegression(C=C, max_iter=3000).fit(X[tr], y_arr[tr])
+                correct += int((clf.predict(X[va]) == y_arr[va]).sum())
+            log.info("stacker: C=%g cross-validated accuracy %.4f", C, correct / len(y_arr))
+            if correct / len(y_arr) > best_acc:
+                best_c, best_acc = C, correct / len(y_arr)
+    clf = LogisticRegression(C=best_c, max_iter=3000).fit(X, y_arr)
+    coef = np.zeros((N_TECH, X.shape[1]))
+    intercept = np.full(N_TECH, -30.0)  # a class never seen out of fold stays impossible
+    coef[clf.classes_] = clf.coef_
+    intercept[clf.classes_] = clf.intercept_
+    config["stacker"] = {
+        "inputs": "log p(span head) ++ log p(lexical), each + 1e-6",
+        "C": best_c,
+        "out_of_fold_spans": len(y_arr),
+        "out_of_fold_accuracy_cv": round(best_acc, 4) if best_acc >= 0 else None,
+        "out_of_fold_accuracy_geometric_mean": round(float((geo == y_arr).mean()), 4),
+        "coef": [[round(float(v), 6) for v in row] for row in coef],
+        "intercept": [round(float(v), 6) for v in intercept],
+    }
+    (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    log.info("stacker: %d out-of-fold spans, C=%g (geometric mean out of fold: %.4f)", len(y_arr), best_c,
+             (geo == y_arr).mean())
 
 
 def _train_one(cfg: TrainConfig) -> None:
@@ -453,7 +552,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, default=Path("redline/models/technique"))
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--limit-articles", type=int, default=0)
     ap.add_argument("--limit-dev", type=int, default=0)
@@ -462,6 +561,8 @@ def main(argv=None) -> None:
     ap.add_argument("--tune-only", action="store_true", help="only re-tune decoding and calibration on dev")
     ap.add_argument("--tc-members-only", action="store_true",
                     help="fit the lexical TC member into an existing model folder, then re-tune")
+    ap.add_argument("--stacker-only", action="store_true",
+                    help="fit the TC stacker (training the fold networks it needs) into an existing folder, then re-tune")
     ap.add_argument("--log", type=Path, default=None)
     a = ap.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed,
@@ -469,7 +570,9 @@ def main(argv=None) -> None:
     setup_logging(a.log or cfg.out / "train.log")
     if a.tc_members_only:
         train_lexical(cfg)
-    if a.tune_only or a.tc_members_only:
+    if a.tc_members_only or a.stacker_only:
+        train_stacker(cfg)
+    if a.tune_only or a.tc_members_only or a.stacker_only:
         report = tune_and_calibrate(cfg)
     else:
         report = train(cfg, members=a.members)

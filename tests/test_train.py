@@ -21,18 +21,24 @@ def test_train_tiny_slice_and_resume(ptc_dir, tmp_path):
     assert "epoch 1 done" in log
     # The lexical technique-classification member was fitted beside the network.
     assert (out / "lexical.npz").exists() and cfg["lexical"]["weight"] == 0.5
+    # The stacker learned from two fold networks, each trained without one of the articles.
+    assert (out / "folds" / "f0" / "model.safetensors").exists() and (out / "folds" / "f1" / "model.safetensors").exists()
+    assert "stacker fold 1" in log
+    stacker = cfg["stacker"]
+    assert len(stacker["coef"]) == 14 and len(stacker["coef"][0]) == 28 and stacker["out_of_fold_spans"] > 0
 
     # A second run with more epochs resumes after epoch 1 instead of starting over.
     r = subprocess.run(base + ["--epochs", "2"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     log = (out / "train.log").read_text()
     assert "resumed from" in log and "epoch 2 done" in log
+    assert "stacker fold 0: network already trained" in log  # the fold networks are reused
 
     # The trained folder loads and predicts spans that slice the text.
     from redline.models.technique_net import TechniqueModel
     text = (ptc_dir / "dev-articles").glob("*.txt").__next__().read_text(encoding="utf-8")
     model = TechniqueModel(out)
-    assert model.lexical is not None
+    assert model.lexical is not None and model.stacker is not None
     for s, e, tech, score in model.predict(text, threshold=0.05):
         assert 0 <= s < e <= len(text) and 0.0 <= score <= 1.0
     probs = model.classify(text, [(0, 20), (30, 60)])

@@ -15,7 +15,7 @@ It is trained on PTC train spans with scikit-learn (`fit`), but inference needs 
 numpy: `featurize` re-implements `TfidfVectorizer`'s analyzers and weighting for the
 fitted vocabularies (tests/test_technique_lexical.py checks the two agree), because
 importing scikit-learn costs a second of cold start. `TechniqueModel.classify`
-combines it with the span head by a weighted geometric mean of the probabilities.
+combines it with the span head (by the stacker that `redline train` learns out of fold).
 """
 
 from __future__ import annotations

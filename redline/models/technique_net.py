@@ -17,8 +17,9 @@ token probabilities are averaged where windows overlap. The same pass keeps laye
 and 6 per word piece for the claims and roles components (`ArticleOutput.layers`).
 
 Technique classification combines the span head with a lexical classifier
-(`technique_lexical.py`, when the model folder has one) by a weighted geometric mean of
-their distributions (`TechniqueModel.classify`).
+(`technique_lexical.py`, when the model folder has one) through a stacker, a logistic
+regression over both distributions learned out of fold on train (`train.train_stacker`),
+or, in folders without one, a weighted geometric mean (`TechniqueModel.classify`).
 """
 
 from __future__ import annotations
@@ -297,6 +298,14 @@ class TechniqueModel:
             if self.lexical.labels != list(PTC_TECHNIQUES):
                 raise ModelError(f"{self.folder}: the lexical member's labels differ from the network's")
             self.lexical_weight = float(self.config["lexical"].get("weight", 0.5))
+        # How to combine the two members, learned out of fold on train (train.train_stacker);
+        # without it, the weighted geometric mean above.
+        self.stacker = None
+        if self.lexical is not None and self.config.get("stacker"):
+            st = self.config["stacker"]
+            self.stacker = (np.asarray(st["coef"], dtype=np.float64), np.asarray(st["intercept"], dtype=np.float64))
+            if self.stacker[0].shape != (N_TECH, 2 * N_TECH):
+                raise ModelError(f"{self.folder}: the stacker's weights do not fit two {N_TECH}-class members")
 
     # -- encoder pass ---------------------------------------------------------------
     @torch.inference_mode()
@@ -393,11 +402,16 @@ class TechniqueModel:
             logits = net.span_logits(hid, rows, starts, ends, feats)
             probs = probs + logits.float().softmax(-1).numpy() / len(self.nets)
         if self.lexical is not None and self.lexical_weight > 0:
-            # Weighted geometric mean of the two members' distributions, renormalised.
-            w = self.lexical_weight
-            logp = (1 - w) * np.log(probs + 1e-9) + w * np.log(self.lexical.predict_proba(text, spans) + 1e-9)
+            lexical = self.lexical.predict_proba(text, spans)
+            if self.stacker is not None:
+                coef, intercept = self.stacker
+                logp = np.hstack([np.log(probs + 1e-6), np.log(lexical + 1e-6)]) @ coef.T + intercept
+            else:
+                # Weighted geometric mean of the two members' distributions, renormalised.
+                w = self.lexical_weight
+                logp = (1 - w) * np.log(probs + 1e-9) + w * np.log(lexical + 1e-9)
             mixed = np.exp(logp - logp.max(1, keepdims=True))
-            probs = mixed / mixed.sum(1, keepdims=True)
+            probs = (mixed / mixed.sum(1, keepdims=True)).astype(np.float32)
         return probs
 
     def calibrate(self, raw: float) -> float:
