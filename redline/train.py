@@ -209,18 +209,24 @@ def train_data(cfg: TrainConfig) -> tuple[dict[str, str], dict[str, list[Label]]
     return articles, labels
 
 
+def lexical_training_set(articles: dict[str, str], labels: dict[str, list[Label]], ids: list[str]):
+    """(texts, spans, owning text index, technique index) for `fit_lexical`, from articles `ids`."""
+    texts, spans, owners, y = [], [], [], []
+    for aid in ids:
+        texts.append(articles[aid])
+        for lab in labels.get(aid, []):
+            spans.append((lab.start, lab.end))
+            owners.append(len(texts) - 1)
+            y.append(TECH_INDEX[lab.technique])
+    return texts, spans, owners, y
+
+
 def train_lexical(cfg: TrainConfig) -> None:
     """Fit the lexical TC member on the PTC train spans and record it in config.json."""
     from redline.models.technique_lexical import fit_lexical
 
     articles, labels = train_data(cfg)
-    texts, spans, owners, y = [], [], [], []
-    for aid, labs in labels.items():
-        texts.append(articles[aid])
-        for lab in labs:
-            spans.append((lab.start, lab.end))
-            owners.append(len(texts) - 1)
-            y.append(TECH_INDEX[lab.technique])
+    texts, spans, owners, y = lexical_training_set(articles, labels, list(labels))
     log.info("lexical TC member: %d spans in %d articles", len(spans), len(texts))
     grid = (3.0, 10.0, 30.0) if len(texts) >= 30 else (10.0,)
     model = fit_lexical(texts, spans, owners, y, PTC_TECHNIQUES, C_grid=grid, seed=cfg.seed, log=log.info)
@@ -265,13 +271,7 @@ def train_stacker(cfg: TrainConfig) -> None:
             (sub.out / "checkpoints" / "last.pt").unlink(missing_ok=True)
         seen, _ = train_data(sub)
         held_out = [aid for aid in articles if aid not in seen]
-        texts, spans, owners, targets = [], [], [], []
-        for aid in seen:
-            texts.append(articles[aid])
-            for lab in labels.get(aid, []):
-                spans.append((lab.start, lab.end))
-                owners.append(len(texts) - 1)
-                targets.append(TECH_INDEX[lab.technique])
+        texts, spans, owners, targets = lexical_training_set(articles, labels, list(seen))
         lexical = fit_lexical(texts, spans, owners, targets, PTC_TECHNIQUES, C_grid=(lexical_C,), seed=cfg.seed,
                               log=log.info)
         network = TechniqueModel(sub.out)  # the fold folder has no lexical member: span head only
