@@ -26,7 +26,7 @@ from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
 from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path
 from redline.models.technique_net import (
     BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet,
-    decode_spans, normalize_for_recurrence, span_features, tokenize_article,
+    decode_spans, normalize_for_recurrence, span_features, stacker_inputs, tokenize_article,
 )
 from redline.taxonomy import PTC_TECHNIQUES
 
@@ -53,8 +53,8 @@ class TrainConfig:
     limit_articles: int = 0  # >0: train on the first N articles only (tests, smoke runs)
     limit_dev: int = 0
     threads: int = 0
-    # >=0: leave out every `folds`-th article starting at this one (out-of-fold models for
-    # the span rescorer, which must learn from predictions on articles the network never saw)
+    # >=0: leave out every `folds`-th article starting at this one (the out-of-fold networks
+    # of the TC stacker, which must learn from predictions on articles the network never saw)
     holdout_fold: int = -1
     folds: int = 2
 
@@ -151,13 +151,21 @@ def make_net() -> TechniqueNet:
     return net
 
 
+def read_config(folder: Path) -> dict:
+    return json.loads((folder / "config.json").read_text())
+
+
+def write_config(folder: Path, config: dict) -> None:
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
 def save_model(net: TechniqueNet, folder: Path, config: dict) -> None:
     from safetensors.torch import save_file
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()
              if k not in FROZEN and not k.endswith("position_ids")}
     save_file(state, str(folder / "model.safetensors"))
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(folder, config)
 
 
 def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] = ()) -> dict:
@@ -182,10 +190,10 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
         name = f"member-{k}.safetensors"
         shutil.copy(sub.out / "model.safetensors", cfg.out / name)
         names.append(name)
-    config = json.loads((cfg.out / "members" / "m0" / "config.json").read_text())
+    config = read_config(cfg.out / "members" / "m0")
     config["members"] = names
     config["train"]["members"] = members
-    (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(cfg.out, config)
     train_lexical(cfg)
     train_stacker(cfg)
     return tune_and_calibrate(cfg)
@@ -203,10 +211,16 @@ def train_data(cfg: TrainConfig) -> tuple[dict[str, str], dict[str, list[Label]]
     if cfg.limit_articles:
         articles = dict(list(articles.items())[:cfg.limit_articles])
     if cfg.holdout_fold >= 0:
-        articles = {aid: text for i, (aid, text) in enumerate(articles.items()) if i % cfg.folds != cfg.holdout_fold}
+        articles, _ = split_fold(articles, cfg.holdout_fold, cfg.folds)
     labels = {aid: labs for aid, labs in group_by_article(read_labels(ptc / "train-task-flc-tc.labels")).items()
               if aid in articles}
     return articles, labels
+
+
+def split_fold(articles: dict[str, str], fold: int, folds: int) -> tuple[dict[str, str], list[str]]:
+    """(the articles a fold trains on, the ids it holds out): every `folds`-th from `fold`."""
+    kept = {aid: text for i, (aid, text) in enumerate(articles.items()) if i % folds != fold}
+    return kept, [aid for aid in articles if aid not in kept]
 
 
 def lexical_training_set(articles: dict[str, str], labels: dict[str, list[Label]], ids: list[str]):
@@ -231,9 +245,9 @@ def train_lexical(cfg: TrainConfig) -> None:
     grid = (3.0, 10.0, 30.0) if len(texts) >= 30 else (10.0,)
     model = fit_lexical(texts, spans, owners, y, PTC_TECHNIQUES, C_grid=grid, seed=cfg.seed, log=log.info)
     model.save(cfg.out)
-    config = json.loads((cfg.out / "config.json").read_text())
+    config = read_config(cfg.out)
     config["lexical"] = {"file": "lexical", "weight": MEMBER_WEIGHT, "C": model.C}
-    (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(cfg.out, config)
 
 
 STACKER_FOLDS = 2
@@ -258,9 +272,9 @@ def train_stacker(cfg: TrainConfig) -> None:
     from redline.models.technique_lexical import fit_lexical
 
     articles, labels = train_data(cfg)
-    config = json.loads((cfg.out / "config.json").read_text())
+    config = read_config(cfg.out)
     lexical_C = float(config.get("lexical", {}).get("C", 10.0))
-    net_logp, lex_logp, y, groups = [], [], [], []
+    inputs, y, groups = [], [], []
     for k in range(STACKER_FOLDS):
         sub = replace(cfg, out=cfg.out / "folds" / f"f{k}", holdout_fold=k, folds=STACKER_FOLDS)
         if (sub.out / "model.safetensors").exists() and not (sub.out / "checkpoints" / "last.pt").exists():
@@ -269,8 +283,7 @@ def train_stacker(cfg: TrainConfig) -> None:
             log.info("stacker fold %d: training a network without every %d-th article", k, STACKER_FOLDS)
             _train_one(sub)
             (sub.out / "checkpoints" / "last.pt").unlink(missing_ok=True)
-        seen, _ = train_data(sub)
-        held_out = [aid for aid in articles if aid not in seen]
+        seen, held_out = split_fold(articles, k, STACKER_FOLDS)
         texts, spans, owners, targets = lexical_training_set(articles, labels, list(seen))
         lexical = fit_lexical(texts, spans, owners, targets, PTC_TECHNIQUES, C_grid=(lexical_C,), seed=cfg.seed,
                               log=log.info)
@@ -280,18 +293,18 @@ def train_stacker(cfg: TrainConfig) -> None:
             if not labs:
                 continue
             gold_spans = [(lab.start, lab.end) for lab in labs]
-            net_logp.append(np.log(network.classify(articles[aid], gold_spans) + 1e-6))
-            lex_logp.append(np.log(lexical.predict_proba(articles[aid], gold_spans) + 1e-6))
+            inputs.append(stacker_inputs(network.classify(articles[aid], gold_spans),
+                                         lexical.predict_proba(articles[aid], gold_spans)))
             y += [TECH_INDEX[lab.technique] for lab in labs]
             groups += [aid] * len(labs)
     if len(set(y)) < 2:
         log.info("stacker: too few labelled spans out of fold (%d); keeping the geometric mean", len(y))
         config.pop("stacker", None)
-        (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        write_config(cfg.out, config)
         return
-    X = np.hstack([np.vstack(net_logp), np.vstack(lex_logp)])
+    X = np.vstack(inputs)
     y_arr, groups_arr = np.asarray(y), np.asarray(groups)
-    geo = (0.5 * X[:, :N_TECH] + 0.5 * X[:, N_TECH:]).argmax(1)
+    geo = ((1 - MEMBER_WEIGHT) * X[:, :N_TECH] + MEMBER_WEIGHT * X[:, N_TECH:]).argmax(1)
     best_c, best_acc = STACKER_C_GRID[1], -1.0
     if len(set(groups)) >= 5:
         for C in STACKER_C_GRID:
@@ -299,16 +312,17 @@ def train_stacker(cfg: TrainConfig) -> None:
             for tr, va in GroupKFold(n_splits=5).split(X, y_arr, groups_arr):
                 clf = LogisticRegression(C=C, max_iter=3000).fit(X[tr], y_arr[tr])
                 correct += int((clf.predict(X[va]) == y_arr[va]).sum())
-            log.info("stacker: C=%g cross-validated accuracy %.4f", C, correct / len(y_arr))
-            if correct / len(y_arr) > best_acc:
-                best_c, best_acc = C, correct / len(y_arr)
+            acc = correct / len(y_arr)
+            log.info("stacker: C=%g cross-validated accuracy %.4f", C, acc)
+            if acc > best_acc:
+                best_c, best_acc = C, acc
     clf = LogisticRegression(C=best_c, max_iter=3000).fit(X, y_arr)
     coef = np.zeros((N_TECH, X.shape[1]))
     intercept = np.full(N_TECH, -30.0)  # a class never seen out of fold stays impossible
     coef[clf.classes_] = clf.coef_
     intercept[clf.classes_] = clf.intercept_
     config["stacker"] = {
-        "inputs": "log p(span head) ++ log p(lexical), each + 1e-6",
+        "inputs": "technique_net.stacker_inputs: log p(span head) ++ log p(lexical)",
         "C": best_c,
         "out_of_fold_spans": len(y_arr),
         "out_of_fold_accuracy_cv": round(best_acc, 4) if best_acc >= 0 else None,
@@ -316,7 +330,7 @@ def train_stacker(cfg: TrainConfig) -> None:
         "coef": [[round(float(v), 6) for v in row] for row in coef],
         "intercept": [round(float(v), 6) for v in intercept],
     }
-    (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(cfg.out, config)
     log.info("stacker: %d out-of-fold spans, C=%g (geometric mean out of fold: %.4f)", len(y_arr), best_c,
              (geo == y_arr).mean())
 
@@ -535,12 +549,12 @@ def tune_and_calibrate(cfg: TrainConfig) -> dict:
         "calibration_ece_two_fold": float(np.mean(eces)),
         "decode": best.__dict__,
     }
-    config = json.loads((cfg.out / "config.json").read_text())
+    config = read_config(cfg.out)
     config["decode"] = best.__dict__
     config["calibration"] = calibration
     config["dev_scores"] = {"si_f1": si.f1, "tc_micro_f1": tc.f1, "flc_f1": flc.f1,
                             "si_two_fold": float(np.mean(twofold)), "ece_two_fold": float(np.mean(eces))}
-    (cfg.out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(cfg.out, config)
     (cfg.out / "dev_report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("dev: SI %.4f  TC %.4f  FLC %.4f  (SI two-fold %.4f, ECE %.4f)", si.f1, tc.f1, flc.f1,
              np.mean(twofold), np.mean(eces))

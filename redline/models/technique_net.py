@@ -55,7 +55,7 @@ def span_features(text: str, start: int, end: int, normalized: str | None = None
     article so the article is normalized once, not once per span.
     """
     frag = text[start:end]
-    norm = " ".join(frag.lower().split())
+    norm = normalize_for_recurrence(frag)
     if normalized is None:
         normalized = normalize_for_recurrence(text)
     # Repetition is defined by recurrence: count other occurrences in the article.
@@ -69,6 +69,11 @@ def span_features(text: str, start: int, end: int, normalized: str | None = None
         1.0 if "!" in text[start:end + 1] else 0.0,
         1.0 if frag.isupper() and len(frag) > 3 else 0.0,
     ]
+
+
+def stacker_inputs(p_span_head: np.ndarray, p_lexical: np.ndarray) -> np.ndarray:
+    """What the TC stacker reads, in training and at run time: both members' log-probabilities."""
+    return np.hstack([np.log(p_span_head + 1e-6), np.log(p_lexical + 1e-6)])
 
 
 class TechniqueNet(nn.Module):
@@ -405,7 +410,7 @@ class TechniqueModel:
             lexical = self.lexical.predict_proba(text, spans)
             if self.stacker is not None:
                 coef, intercept = self.stacker
-                logp = np.hstack([np.log(probs + 1e-6), np.log(lexical + 1e-6)]) @ coef.T + intercept
+                logp = stacker_inputs(probs, lexical) @ coef.T + intercept
             else:
                 # Weighted geometric mean of the two members' distributions, renormalised.
                 w = self.lexical_weight
