@@ -581,6 +581,8 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed,
                       limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads)
+    if (a.tune_only or a.tc_members_only or a.stacker_only) and not (cfg.out / "config.json").exists():
+        raise SystemExit(f"{cfg.out}: no trained model folder (config.json) to add to; run a full training first")
     setup_logging(a.log or cfg.out / "train.log")
     if a.tc_members_only:
         train_lexical(cfg)

@@ -77,3 +77,22 @@ def test_load_refuses_a_broken_folder(tmp_path):
 
     with pytest.raises(ModelError):
         LexicalTechniqueClassifier.load(tmp_path)
+
+
+def test_model_folder_with_a_broken_stacker_is_refused_clearly(tmp_path):
+    """A hand-edited or truncated stacker in config.json is a ModelError naming the folder."""
+    import json
+    import shutil
+
+    from redline.components.tagger import DEFAULT_MODEL_DIR
+    from redline.errors import ModelError
+    from redline.models.technique_net import TechniqueModel
+
+    for name in ("config.json", "model.safetensors", "lexical.npz", "lexical.json"):
+        shutil.copy(DEFAULT_MODEL_DIR / name, tmp_path / name)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["stacker"]
+    del config["stacker"]["intercept"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="stacker"):
+        TechniqueModel(tmp_path)

@@ -308,8 +308,12 @@ class TechniqueModel:
         self.stacker = None
         if self.lexical is not None and self.config.get("stacker"):
             st = self.config["stacker"]
-            self.stacker = (np.asarray(st["coef"], dtype=np.float64), np.asarray(st["intercept"], dtype=np.float64))
-            if self.stacker[0].shape != (N_TECH, 2 * N_TECH):
+            try:
+                self.stacker = (np.asarray(st["coef"], dtype=np.float64),
+                                np.asarray(st["intercept"], dtype=np.float64))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(f"{self.folder}: unreadable stacker in config.json ({exc!r})") from exc
+            if self.stacker[0].shape != (N_TECH, 2 * N_TECH) or self.stacker[1].shape != (N_TECH,):
                 raise ModelError(f"{self.folder}: the stacker's weights do not fit two {N_TECH}-class members")
 
     # -- encoder pass ---------------------------------------------------------------
