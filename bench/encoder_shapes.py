@@ -48,7 +48,7 @@ def main() -> None:
 
     from redline.io.ptc import load_articles
     from redline.models.encoder import BertConfig, MiniLMEncoder, WordPieceTokenizer
-    from redline.models.technique_net import _cpu_has_bf16, batch_windows, tokenize_article
+    from redline.models.technique_net import cpu_runs_bf16_fast, tokenize_article, window_batches
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -61,7 +61,7 @@ def main() -> None:
     dev_windows = [tokenize_article(tok, t, 254, 224) for t in articles]
     train = load_articles(ptc / "train-articles")
     n_train_windows = sum(len(tokenize_article(tok, t, 254, 192).windows) for t in train.values())
-    bf16 = torch.backends.mkldnn.is_available() and _cpu_has_bf16()
+    bf16 = cpu_runs_bf16_fast()
 
     result = {"dev_articles": len(articles), "train_windows": n_train_windows, "bf16": bf16,
               "threads": a.threads, "shapes": {}}
@@ -71,9 +71,7 @@ def main() -> None:
         t = time.perf_counter()
         with torch.inference_mode():
             for tk in dev_windows:
-                for b in range(0, len(tk.windows), 16):
-                    which = list(range(b, min(b + 16, len(tk.windows))))
-                    ids, mask = batch_windows(tk, which, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
+                for _, ids, mask in window_batches(tk, tok, 16):
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                         net(ids, mask)
         forward_s = time.perf_counter() - t

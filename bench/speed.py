@@ -78,15 +78,12 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - no trained model: skip the bound
         model = None
     if model is not None:
-        from redline.models.technique_net import batch_windows, tokenize_article
-        tok = model.tokenizer
-        toks = [tokenize_article(tok, text, model.window, model.stride) for text in articles]
+        from redline.models.technique_net import tokenize_article, window_batches
+        toks = [tokenize_article(model.tokenizer, text, model.window, model.stride) for text in articles]
         t = time.perf_counter()
         with torch.inference_mode():
             for tk in toks:
-                for b in range(0, len(tk.windows), 16):
-                    which = list(range(b, min(b + 16, len(tk.windows))))
-                    ids, mask = batch_windows(tk, which, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
+                for _, ids, mask in window_batches(tk, model.tokenizer, 16):
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=model.bf16):
                         for net in model.nets:
                             net.encode(ids, mask)

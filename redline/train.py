@@ -26,7 +26,8 @@ from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
 from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path
 from redline.models.technique_net import (
     BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet,
-    decode_spans, normalize_for_recurrence, span_features, stacker_inputs, tokenize_article,
+    cpu_runs_bf16_fast, decode_spans, normalize_for_recurrence, span_features, stacker_inputs,
+    tokenize_article,
 )
 from redline.taxonomy import PTC_TECHNIQUES
 
@@ -305,6 +306,7 @@ def train_stacker(cfg: TrainConfig) -> None:
     X = np.vstack(inputs)
     y_arr, groups_arr = np.asarray(y), np.asarray(groups)
     geo = ((1 - MEMBER_WEIGHT) * X[:, :N_TECH] + MEMBER_WEIGHT * X[:, N_TECH:]).argmax(1)
+    geo_accuracy = float((geo == y_arr).mean())
     best_c, best_acc = STACKER_C_GRID[1], -1.0
     if len(set(groups)) >= 5:
         for C in STACKER_C_GRID:
@@ -326,13 +328,13 @@ def train_stacker(cfg: TrainConfig) -> None:
         "C": best_c,
         "out_of_fold_spans": len(y_arr),
         "out_of_fold_accuracy_cv": round(best_acc, 4) if best_acc >= 0 else None,
-        "out_of_fold_accuracy_geometric_mean": round(float((geo == y_arr).mean()), 4),
+        "out_of_fold_accuracy_geometric_mean": round(geo_accuracy, 4),
         "coef": [[round(float(v), 6) for v in row] for row in coef],
         "intercept": [round(float(v), 6) for v in intercept],
     }
     write_config(cfg.out, config)
     log.info("stacker: %d out-of-fold spans, C=%g (geometric mean out of fold: %.4f)", len(y_arr), best_c,
-             (geo == y_arr).mean())
+             geo_accuracy)
 
 
 def _train_one(cfg: TrainConfig) -> None:
@@ -371,7 +373,7 @@ def _train_one(cfg: TrainConfig) -> None:
 
     bio_loss = nn.CrossEntropyLoss(weight=torch.tensor([1.0, cfg.pos_weight, cfg.pos_weight], device=device),
                                    ignore_index=-100)
-    use_bf16 = device == "cpu" and _bf16_ok()
+    use_bf16 = device == "cpu" and cpu_runs_bf16_fast()
     amp_dtype = torch.bfloat16
     t = tokenizer
     for epoch in range(start_epoch, cfg.epochs):
@@ -421,11 +423,6 @@ def _train_one(cfg: TrainConfig) -> None:
         "decode": DecodeParams().__dict__,
     }
     save_model(net.cpu(), cfg.out, config)
-
-
-def _bf16_ok() -> bool:
-    from redline.models.technique_net import _cpu_has_bf16
-    return _cpu_has_bf16()
 
 
 # -- dev: decoding choices, calibration, scores ---------------------------------------------
@@ -581,14 +578,15 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed,
                       limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads)
-    if (a.tune_only or a.tc_members_only or a.stacker_only) and not (cfg.out / "config.json").exists():
+    adding_to_existing = a.tune_only or a.tc_members_only or a.stacker_only
+    if adding_to_existing and not (cfg.out / "config.json").exists():
         raise SystemExit(f"{cfg.out}: no trained model folder (config.json) to add to; run a full training first")
     setup_logging(a.log or cfg.out / "train.log")
     if a.tc_members_only:
         train_lexical(cfg)
     if a.tc_members_only or a.stacker_only:
         train_stacker(cfg)
-    if a.tune_only or a.tc_members_only or a.stacker_only:
+    if adding_to_existing:
         report = tune_and_calibrate(cfg)
     else:
         report = train(cfg, members=a.members)

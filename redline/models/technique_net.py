@@ -153,6 +153,15 @@ def batch_windows(tok: Tokenized, which: list[int], cls_id: int, sep_id: int, pa
     return ids, mask
 
 
+def window_batches(tok: Tokenized, tokenizer, batch_size: int):
+    """Yield (window indices, ids, mask) for all windows of an article, batch_size at a time."""
+    for b in range(0, len(tok.windows), batch_size):
+        which = list(range(b, min(b + batch_size, len(tok.windows))))
+        ids, mask = batch_windows(tok, which, tokenizer.cls_token_id, tokenizer.sep_token_id,
+                                  tokenizer.pad_token_id)
+        yield which, ids, mask
+
+
 @dataclass
 class DecodeParams:
     threshold: float = 0.5  # token probability needed to start a span
@@ -294,7 +303,7 @@ class TechniqueModel:
         self.stride = int(self.config.get("infer_stride", 224))
         self.decode = DecodeParams(**self.config.get("decode", {}))
         self.calibration = self.config.get("calibration")  # isotonic knots: {"x": [...], "y": [...]}
-        self.bf16 = device == "cpu" and torch.backends.mkldnn.is_available() and _cpu_has_bf16()
+        self.bf16 = device == "cpu" and cpu_runs_bf16_fast()
         # The lexical TC member (models/technique_lexical.py), when the folder has one.
         self.lexical, self.lexical_weight = None, 0.0
         if self.config.get("lexical"):
@@ -333,10 +342,7 @@ class TechniqueModel:
         weight = np.zeros(n, dtype=np.float32)
         hidden_out: list[torch.Tensor] = []
         kept = {k: np.zeros((n, self.net.encoder.config.hidden_size), dtype=np.float16) for k in layers}
-        t = self.tokenizer
-        for b in range(0, len(tok.windows), batch_size):
-            which = list(range(b, min(b + batch_size, len(tok.windows))))
-            ids, mask = batch_windows(tok, which, t.cls_token_id, t.sep_token_id, t.pad_token_id)
+        for which, ids, mask in window_batches(tok, self.tokenizer, batch_size):
             bio = tech = 0.0
             hiddens = []
             for m, net in enumerate(self.nets):
@@ -444,7 +450,10 @@ class TechniqueModel:
         return result
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_runs_bf16_fast() -> bool:
+    """Whether bf16 autocast pays on this CPU: oneDNN present and native bf16 instructions."""
+    if not torch.backends.mkldnn.is_available():
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
