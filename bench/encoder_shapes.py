@@ -5,8 +5,8 @@ the larger BERT shapes that an offline encoder could have.
     python bench/encoder_shapes.py [--threads 2] [--limit N]
 
 The weights are random (speed depends on the shape, not on the values), the windows are
-the shipped model's (254 pieces, stride 224, batches of 16), with bf16 autocast where the
-CPU has it, as `redline analyze` runs. The training step is 16 windows of 256 pieces,
+the shipped model's (254 pieces, stride 224, batches of 16), with the Linear weights
+stored in bf16 and bf16 autocast where the CPU has it, as `redline analyze` runs. The training step is 16 windows of 256 pieces,
 forward and backward, bf16 autocast, AdamW; the epoch estimate multiplies it by the
 number of training windows of PTC train (stride 192, as `redline train` cuts them).
 
@@ -29,9 +29,10 @@ sys.path.insert(0, str(REPO))
 
 # name: (layers, hidden, intermediate, heads)
 SHAPES = {
-    "L6-H384 (all-MiniLM-L6-v2, shipped)": (6, 384, 1536, 12),
+    "L6-H384 (all-MiniLM-L6-v2, v1)": (6, 384, 1536, 12),
     "L12-H384 (MiniLM-L12)": (12, 384, 1536, 12),
     "L6-H768 (DistilRoBERTa-sized)": (6, 768, 3072, 12),
+    "L8-H768 (MPNet-base, first 8 layers: shipped)": (8, 768, 3072, 12),
     "L12-H768 (BERT/MPNet-base)": (12, 768, 3072, 12),
 }
 
@@ -48,7 +49,7 @@ def main() -> None:
 
     from redline.io.ptc import load_articles
     from redline.models.encoder import BertConfig, MiniLMEncoder, WordPieceTokenizer
-    from redline.models.technique_net import cpu_runs_bf16_fast, tokenize_article, window_batches
+    from redline.models.technique_net import cpu_runs_bf16_fast, linears_to_bf16, tokenize_article, window_batches
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -68,6 +69,8 @@ def main() -> None:
     for name, (layers, hidden, inter, heads) in SHAPES.items():
         net = MiniLMEncoder(BertConfig(num_hidden_layers=layers, hidden_size=hidden,
                                        intermediate_size=inter, num_attention_heads=heads)).eval()
+        if bf16:
+            linears_to_bf16(net)
         t = time.perf_counter()
         with torch.inference_mode():
             for tk in dev_windows:
@@ -76,6 +79,8 @@ def main() -> None:
                         net(ids, mask)
         forward_s = time.perf_counter() - t
 
+        net = MiniLMEncoder(BertConfig(num_hidden_layers=layers, hidden_size=hidden,
+                                       intermediate_size=inter, num_attention_heads=heads))  # fp32 to train
         net.train()
         opt = torch.optim.AdamW(net.parameters(), lr=1e-5)
         ids = torch.randint(1000, 30000, (16, 256))

@@ -185,8 +185,11 @@ def evaluate(
 def train(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="The shared data folder."),
     out: Path = typer.Option(Path("redline/models/technique"), "--out", help="Model folder to write."),
-    epochs: int = typer.Option(4, "--epochs"),
+    epochs: int = typer.Option(3, "--epochs"),
     seed: int = typer.Option(13, "--seed"),
+    encoder: str = typer.Option("mpnet8", "--encoder", help="Base encoder: mpnet8 (shipped) or minilm (v1)."),
+    stacker: bool = typer.Option(False, "--stacker/--no-stacker",
+                                 help="Also learn the TC stacker from two half-data fold networks (doubles the time)."),
     members: int = typer.Option(1, "--members", help="Ensemble size: networks trained with seeds seed, seed+1, ..."),
     limit_articles: int = typer.Option(0, "--limit-articles", help="Train on the first N articles (smoke runs)."),
     limit_dev: int = typer.Option(0, "--limit-dev", help="Tune on the first N dev articles (smoke runs)."),
@@ -198,7 +201,11 @@ def train(
     if not (data / "ptc" / "train-articles").is_dir():
         _fail(f"{data}/ptc/train-articles not found: point --data at the shared data folder")
     setup_logging(log or out / "train.log")
-    report = run_train(TrainConfig(data=data, out=out, epochs=epochs, seed=seed,
+    from redline.train import ENCODERS
+
+    if encoder not in ENCODERS:
+        _fail(f"unknown --encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+    report = run_train(TrainConfig(data=data, out=out, epochs=epochs, seed=seed, encoder=encoder, stacker=stacker,
                                    limit_articles=limit_articles, limit_dev=limit_dev), members=members)
     typer.echo(json.dumps({k: report[k] for k in report if not k.startswith("dev_")}, indent=2))
     typer.echo(f"dev SI F1 {report['dev_si']['f1']:.4f}  TC micro-F1 {report['dev_tc']['f1']:.4f}  "

@@ -86,6 +86,9 @@ class Pipeline:
 
     def __call__(self, doc: Document) -> Document:
         check_text(doc.text)
+        if any(getattr(c, "uses_parse", False) for c in self.components):
+            from redline.components.nlp import start_parse
+            start_parse(doc)  # overlaps the spaCy parse with the components before it
         for comp in self.components:
             doc = comp(doc)
         doc.sort_spans()

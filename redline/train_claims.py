@@ -11,7 +11,7 @@ check-worthy class); CLEF debates 80/20 by debate (validation: MAP over the held
 debates, the CLEF measure). ClaimBuster sentences that also occur verbatim in a held-out
 CLEF debate are dropped from training.
 
-Model: frozen all-MiniLM-L6-v2 sentence embeddings (mean-pooled layers 2, 4 and 6) +
+Model: the technique encoder's frozen sentence states (mean-pooled layers 2, 4 and 6) +
 lexical features -> standardise ->
 logistic regression (class-balanced); C and the decision threshold are chosen by
 5-fold cross-validation inside the training part only (threshold = best F1 of the
@@ -59,12 +59,12 @@ def load_clef(data: Path) -> dict[str, list[tuple[str, int]]]:
 
 def encode_cached(texts: list[str], cache: Path | None, tag: str) -> np.ndarray:
     """Claim features for texts, cached on disk by content hash (cache is optional)."""
-    from redline.components.claims import N_EMB, N_LEX, claim_features
+    from redline.components.claims import N_LEX, claim_features, n_emb
     from redline.components.nlp import ENCODER_NAME, ENCODER_VERSION, get_encoder
 
     # The key names the technique weights too: their features change when they are retrained.
     h = hashlib.sha1(("\x00".join(texts) + ENCODER_NAME + ENCODER_VERSION + get_encoder().fingerprint
-                      + f"-{N_EMB}-{N_LEX}").encode("utf-8")
+                      + f"-{n_emb()}-{N_LEX}").encode("utf-8")
                      ).hexdigest()[:16]
     if cache:
         path = cache / f"claims-{tag}-{h}.npy"
@@ -78,7 +78,7 @@ def encode_cached(texts: list[str], cache: Path | None, tag: str) -> np.ndarray:
         chunk = texts[i:i + step]
         feats.append(claim_features(enc.encode(chunk, batch_size=64), chunk))
         log.info("%s: encoded %d/%d sentences (%.0fs)", tag, min(i + step, len(texts)), len(texts), time.time() - t0)
-    X = np.concatenate(feats) if feats else np.zeros((0, N_EMB + N_LEX), np.float32)
+    X = np.concatenate(feats) if feats else np.zeros((0, n_emb() + N_LEX), np.float32)
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
         np.save(path, X)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)  # BLAS threads of numpy / scikit-learn
-    from redline.components.claims import N_EMB, N_LEX, ClaimModel
+    from redline.components.claims import N_LEX, ClaimModel, n_emb
     from redline.components.nlp import ENCODER_NAME, get_encoder
 
     rng = random.Random(args.seed)
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "name": "redline-claims",
         "encoder": ENCODER_NAME,
         "encoder_fingerprint": get_encoder().fingerprint,
-        "features": f"{N_EMB}-d sentence embedding (mean-pooled layers 2, 4, 6, each L2-normalised) "
+        "features": f"{n_emb()}-d sentence embedding (mean-pooled layers 2, 4, 6, each L2-normalised) "
                     f"+ {N_LEX} lexical features",
         "threshold": round(threshold, 4),
         "C": C,

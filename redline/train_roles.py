@@ -50,12 +50,12 @@ def load_annotations(data: Path):
 
 def features(items, texts, cache: Path | None) -> np.ndarray:
     from redline.components.nlp import ENCODER_NAME, encode_sentence_spans, get_encoder, parse_text, split_sentences
-    from redline.components.roles import FEATURE_DIM, semeval_features
+    from redline.components.roles import dims, semeval_features
 
     # The key names the technique weights too: their features change when they are retrained.
     key = hashlib.sha1(json.dumps([i[:4] for i in items]).encode() + ENCODER_NAME.encode() +
                        get_encoder().fingerprint.encode() +
-                       f"v4-{FEATURE_DIM}".encode()).hexdigest()[:16]
+                       f"v4-{dims()[2]}".encode()).hexdigest()[:16]
     if cache:
         path = cache / f"roles-{key}.npy"
         if path.exists():
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)  # BLAS threads of numpy / scikit-learn
     from redline.components.nlp import ENCODER_NAME, get_encoder
-    from redline.components.roles import ALL_FINE, FEATURE_DIM, MAIN_ROLES, N_CUES, RoleModel
+    from redline.components.roles import ALL_FINE, MAIN_ROLES, N_CUES, RoleModel, dims
 
     items, texts = load_annotations(args.data)
     articles = sorted(texts)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "name": "redline-roles",
         "encoder": ENCODER_NAME,
         "encoder_fingerprint": get_encoder().fingerprint,
-        "features": f"{FEATURE_DIM}: [mention (L6, L4), sentence (L6, L4), 3-sentence context (L6), "
+        "features": f"{dims()[2]}: [mention (L6, L4), sentence (L6, L4), 3-sentence context (L6), "
                     f"{N_CUES} cues] x (focus mention, mean over the actor's mentions) + article vector (L6, L4)",
         "main_roles": MAIN_ROLES,
         "fine_roles": ALL_FINE,

@@ -58,3 +58,43 @@ def test_long_and_odd_text(model_dir):
     for s, e, _, _ in spans:
         assert 0 <= s < e <= len(text) and text[s:e].strip() == text[s:e]
     assert model.predict("   ") == []
+
+
+def test_shipped_model_is_mpnet8_stored_as_4bit_differences_within_budget(model_dir):
+    import json
+
+    from safetensors import safe_open
+
+    cfg = json.loads((model_dir / "config.json").read_text())
+    assert cfg["encoder"] == {"type": "mpnet", "layers": 8}
+    with safe_open(str(model_dir / "model.safetensors"), framework="pt") as f:
+        keys = list(f.keys())
+    layer_deltas = [k for k in keys if k.endswith(".delta4") and ".layer." in k]
+    assert len(layer_deltas) == 8 * 6  # q, k, v, o, intermediate, output per layer
+    assert not any("word_embeddings" in k for k in keys)  # frozen: read from the base package
+    # Every trained model in the repository together stays under the 60 MB budget.
+    models = model_dir.parent
+    total = sum(p.stat().st_size for p in models.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert total < 60_000_000, total
+
+
+def test_pipeline_parses_while_the_encoder_runs_and_gets_the_same_result(model_dir, example_text):
+    """The spaCy parse started early in a worker thread (nlp.start_parse) must give what a
+    parse in turn gives."""
+    from redline.components import nlp
+    from redline.pipeline import default_pipeline
+
+    pipe = default_pipeline()
+    started = Document("a", example_text)
+    nlp.start_parse(started)
+    assert "spacy_pending" in nlp.cache_for(started)  # a future, running in the worker
+    parsed = nlp.parse(started)
+    assert nlp.cache_for(started)["spacy"] is parsed and "spacy_pending" not in nlp.cache_for(started)
+    assert parsed.text == example_text and len(list(parsed.sents)) > 5
+
+    early = pipe(Document("a", example_text))  # the pipeline starts the parse itself
+    plain = Document("a", example_text)
+    nlp.parse(plain)  # parsed in this thread before the pipeline runs
+    late = pipe(plain)
+    assert [(a.name, a.mentions) for a in early.actors] == [(a.name, a.mentions) for a in late.actors]
+    assert [(c.start, c.end) for c in early.claims] == [(c.start, c.end) for c in late.claims]

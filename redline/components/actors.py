@@ -722,6 +722,7 @@ class ActorFinder:
     """Finds and merges the actors of an article (see the module docstring for the policy)."""
 
     name = "actors"
+    uses_parse = True  # the pipeline starts the spaCy parse early (nlp.start_parse)
 
     def __call__(self, doc: Document) -> Document:
         actors, index = build_actors(doc)

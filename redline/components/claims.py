@@ -1,8 +1,8 @@
 """Claims: the sentences that assert a checkable fact, who vouches for them, and how sure
 they sound.
 
-* Check-worthiness: a logistic-regression head over frozen all-MiniLM-L6-v2 sentence
-  embeddings (mean pooling of layers 2, 4 and 6, each L2-normalised) plus a few lexical features (numbers, years,
+* Check-worthiness: a logistic-regression head over the technique encoder's frozen sentence
+  states (mean pooling of layers 2, 4 and 6, each L2-normalised) plus a few lexical features (numbers, years,
   money, capitalised names, reporting verbs, first/second person, modals, questions),
   trained on ClaimBuster and CLEF CheckThat! 2019/2020 debates (`redline train-claims`;
   figures in `redline/models/claims/MODEL_CARD.md`). A sentence becomes a `Claim` when
@@ -35,7 +35,7 @@ from redline.components.nlp import (
 from redline.doc import Claim, Document
 from redline.errors import ModelError
 from redline.io.inputs import tsv_rows
-from redline.models import load_once, read_npz_model
+from redline.models import check_feature_width, load_once, read_npz_model
 from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "claims"
@@ -89,13 +89,16 @@ def lexical_features(text: str) -> np.ndarray:
     return np.asarray(f, dtype=np.float32)
 
 
-N_EMB = 384 * len(MEAN_LAYERS)
+def n_emb() -> int:
+    """Width of the sentence embedding part of a feature row."""
+    from redline.components.nlp import feature_width
+    return feature_width() * len(MEAN_LAYERS)
 
 
 def claim_features(enc: list[Encoded], texts: list[str]) -> np.ndarray:
     """[mean-pooled layers 2, 4 and 6, each L2-normalised; lexical features] per sentence."""
     if not texts:
-        return np.zeros((0, N_EMB + N_LEX), dtype=np.float32)
+        return np.zeros((0, n_emb() + N_LEX), dtype=np.float32)
     emb = np.stack([e.multi_layer() for e in enc]).astype(np.float32)
     lex = np.stack([lexical_features(t) for t in texts])
     return np.concatenate([emb, lex], axis=1)
@@ -134,6 +137,7 @@ class ClaimModel:
     def predict_features(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.zeros(0, dtype=np.float32)
+        check_feature_width(X, len(self.mean), "claims", "redline train-claims")
         z = ((X - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
@@ -207,7 +211,9 @@ def _hedge_kinds() -> dict[str, str]:
     return {_norm_phrase(p): k for p, k in _marker_phrases().items()}
 
 
+@lru_cache(maxsize=1)
 def _hedge_regex() -> re.Pattern:
+    # Cached: joining and escaping the few thousand phrases cost 1 ms per sentence.
     alt = "|".join(re.escape(p).replace(r"\ ", r"\s+").replace("'", "['’]")
                    for p in sorted(_marker_phrases(), key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{alt})(?![\w-])", re.I)
@@ -283,6 +289,7 @@ class ClaimFinder:
     """Check-worthy sentences with their source and hedges."""
 
     name = "claims"
+    uses_parse = True  # the pipeline starts the spaCy parse early (nlp.start_parse)
 
     def __init__(self, model_dir: str | Path | None = None, min_score: float | None = None, min_words: int = 4):
         self.model = load_claim_model(model_dir)

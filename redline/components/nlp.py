@@ -35,8 +35,8 @@ _nlp = None
 _nlp_name = ""
 _encoder = None
 
-ENCODER_NAME = "redline technique encoder (MiniLM-L6 fine-tuned on PTC train), bf16 on CPUs that have it"
-ENCODER_VERSION = "3"  # bump when the features an Encoded carries change
+ENCODER_NAME = "redline technique encoder (fine-tuned on PTC train), bf16 on CPUs that have it"
+ENCODER_VERSION = "4"  # bump when the features an Encoded carries change
 MAX_TOKENS = 128  # word pieces per standalone text, [CLS] and [SEP] included
 MEAN_LAYERS = (2, 4, 6)  # transformer layers whose mean-pooled states claims uses
 MID_LAYER = 4
@@ -126,10 +126,31 @@ def parse(doc: Document):
     """The spaCy parse of `doc.text`, computed once per document."""
     cache = _cache(doc)
     if "spacy" not in cache:
-        nlp = get_nlp()
-        with _parse_lock:  # spaCy pipelines are not documented as thread-safe
-            cache["spacy"] = nlp(doc.text)
+        pending = cache.pop("spacy_pending", None)
+        cache["spacy"] = pending.result() if pending is not None else parse_text(doc.text)
     return cache["spacy"]
+
+
+_parser_thread = None
+
+
+def start_parse(doc: Document) -> None:
+    """Begin the spaCy parse of `doc` in a background thread; `parse(doc)` collects it.
+
+    Why: the pipeline's two costs are the technique encoder (PyTorch) and the spaCy
+    parse, and both release the GIL in their numeric kernels, so parsing while the
+    encoder runs overlaps them on a multi-core CPU instead of paying for both in turn.
+    """
+    global _parser_thread
+    cache = _cache(doc)
+    if "spacy" in cache or "spacy_pending" in cache:
+        return
+    get_nlp()  # load in this thread: a load error surfaces here, not in the worker
+    with _lock:
+        if _parser_thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _parser_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redline-parse")
+    cache["spacy_pending"] = _parser_thread.submit(parse_text, doc.text)
 
 
 def parse_text(text: str):
@@ -184,10 +205,10 @@ def sentence_index(spans: list[tuple[int, int]], pos: int) -> int:
 class Encoded:
     """One text through the encoder: token states and their char offsets in the text."""
 
-    states: np.ndarray  # [n_tokens, 384] float32, last layer, [CLS] ... [SEP]
+    states: np.ndarray  # [n_tokens, width] float32, layer LAST_LAYER, [CLS] ... [SEP]
     offsets: np.ndarray  # [n_tokens, 2] int, (0, 0) for special tokens
-    mid: np.ndarray  # [n_tokens, 384] float32, layer MID_LAYER
-    layer_means: np.ndarray  # [len(MEAN_LAYERS), 384] mean over all tokens of those layers
+    mid: np.ndarray  # [n_tokens, width] float32, layer MID_LAYER
+    layer_means: np.ndarray  # [len(MEAN_LAYERS), width] mean over all tokens of those layers
 
     def multi_layer(self) -> np.ndarray:
         """Mean-pooled layers MEAN_LAYERS, each L2-normalised, concatenated."""
@@ -289,6 +310,12 @@ def _encoded(layers: dict[int, np.ndarray], offsets: np.ndarray) -> Encoded:
     return Encoded(states=layers[LAST_LAYER].astype(np.float32), offsets=offsets.astype(np.int64),
                    mid=layers[MID_LAYER].astype(np.float32),
                    layer_means=np.stack([layers[k].mean(0) for k in MEAN_LAYERS]).astype(np.float32))
+
+
+def feature_width() -> int:
+    """Width of the technique encoder's states (384 for MiniLM, 768 for MPNet): the
+    claims and roles feature sizes follow it."""
+    return int(get_encoder().net.encoder.config.hidden_size)
 
 
 def get_encoder() -> SharedEncoder:

@@ -305,6 +305,7 @@ class RelationFinder:
     """Who does what to whom, between the actors of the actors component."""
 
     name = "relations"
+    uses_parse = True  # the pipeline starts the spaCy parse early (nlp.start_parse)
 
     def __call__(self, doc: Document) -> Document:
         actor_index(doc)  # builds actors if the actors component did not run

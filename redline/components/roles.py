@@ -3,7 +3,7 @@
 Main role (Protagonist / Antagonist / Innocent) and fine roles (the 22 roles of the
 task) from small heads over frozen features:
 
-* the mean all-MiniLM-L6-v2 states (layers 6 and 4) of the mention's word pieces inside
+* the mean technique-encoder states (layers 6 and 4) of the mention's word pieces inside
   its sentence, the sentence's mean states (layers 6 and 4), and the mean of the
   previous, this and the next sentence (each sentence is encoded once, shared with
   claims);
@@ -41,7 +41,7 @@ from redline.components.nlp import (
 from redline.doc import Document, Role
 from redline.errors import InputError
 from redline.io.inputs import tsv_rows
-from redline.models import load_once, read_npz_model
+from redline.models import check_feature_width, load_once, read_npz_model
 from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "roles"
@@ -56,7 +56,6 @@ FINE_ROLES = {
 ALL_FINE = [f for m in MAIN_ROLES for f in FINE_ROLES[m]]
 MAIN_OF = {f: m for m in MAIN_ROLES for f in FINE_ROLES[m]}
 
-DIM = 384
 SYN_DEPS = ["nsubj", "nsubjpass", "obj", "pobj", "poss", "mod", "appos", "other"]
 _CUE_WORDS = {
     "victim": r"victims?|civilians?|innocent|suffer\w*|wounded|injured|killed|died|dead|casualt\w+|refugees?|"
@@ -72,8 +71,15 @@ _CUE_WORDS = {
 }
 _CUE_RE = {k: re.compile(rf"\b(?:{v})\b", re.I) for k, v in _CUE_WORDS.items()}
 N_CUES = len(SYN_DEPS) + 4 + len(_CUE_RE) + 3
-LOCAL_DIM = 5 * DIM + N_CUES
-FEATURE_DIM = 2 * LOCAL_DIM + 2 * DIM
+
+
+def dims() -> tuple[int, int, int]:
+    """(encoder width, local feature width, whole feature row width): they follow the
+    technique encoder (384 for MiniLM, 768 for MPNet)."""
+    from redline.components.nlp import feature_width
+    width = feature_width()
+    local = 5 * width + N_CUES
+    return width, local, 2 * local + 2 * width
 
 
 @lru_cache(maxsize=1)
@@ -126,10 +132,12 @@ def _syntax_cues(sp, start: int, end: int) -> list[float]:
     return dep + roles
 
 
-def _lex_cues(sentence: str) -> list[float]:
+@lru_cache(maxsize=256)
+def _lex_cues(sentence: str) -> tuple[float, ...]:
+    # Cached: an article's mentions share sentences, and each call runs ~60 regexes.
     vals = [np.log1p(len(r.findall(sentence))) for r in _CUE_RE.values()]
     vals += [np.log1p(len(r.findall(sentence))) for r in _lexicon_res()]
-    return [float(v) for v in vals]
+    return tuple(float(v) for v in vals)
 
 
 def mention_locals(text: str, sp, sent_spans: list[tuple[int, int]], enc: list[Encoded],
@@ -140,7 +148,7 @@ def mention_locals(text: str, sp, sent_spans: list[tuple[int, int]], enc: list[E
     for s, e in mentions:
         si = sentence_index(sent_spans, s) if sent_spans else -1
         if si < 0 or not enc:
-            rows.append(np.zeros(LOCAL_DIM, np.float32))
+            rows.append(np.zeros(dims()[1], np.float32))
             continue
         ss, se = sent_spans[si]
         en = enc[si]
@@ -150,15 +158,15 @@ def mention_locals(text: str, sp, sent_spans: list[tuple[int, int]], enc: list[E
         p6, p4 = (en.states[sel].mean(0), en.mid[sel].mean(0)) if sel.any() else (s6, s4)
         prev = enc[si - 1].states.mean(0) if si > 0 else s6
         nxt = enc[si + 1].states.mean(0) if si + 1 < len(enc) else s6
-        cues = _syntax_cues(sp, s, e) + _lex_cues(text[ss:se])
+        cues = _syntax_cues(sp, s, e) + list(_lex_cues(text[ss:se]))
         rows.append(np.concatenate([p6, p4, s6, s4, (prev + s6 + nxt) / 3, np.asarray(cues, np.float32)]))
-    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, LOCAL_DIM), np.float32)
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, dims()[1]), np.float32)
 
 
 def doc_vector(enc: list[Encoded]) -> np.ndarray:
     """The article's stance: mean of its L2-normalised sentence vectors, layers 6 and 4."""
     if not enc:
-        return np.zeros(2 * DIM, np.float32)
+        return np.zeros(2 * dims()[0], np.float32)
     v6 = np.mean([e.mean() for e in enc], axis=0)
     v4 = np.mean([e.layer_means[1] / (np.linalg.norm(e.layer_means[1]) + 1e-9) for e in enc], axis=0)
     return np.concatenate([v6, v4]).astype(np.float32)
@@ -207,6 +215,7 @@ class RoleModel:
         (folder / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
 
     def probabilities(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        check_feature_width(X, len(self.mean), "roles", "redline train-roles")
         Z = (X - self.mean) / self.scale
         logits = Z @ self.main_coef.T + self.main_b
         logits -= logits.max(1, keepdims=True)
@@ -257,13 +266,13 @@ def article_features(text: str, groups: list[list[tuple[int, int]]], focus: list
     rows = []
     for i, group in enumerate(groups):
         loc = mention_locals(text, sp, sent_spans, enc, group)
-        gmean = loc.mean(0) if len(loc) else np.zeros(LOCAL_DIM, np.float32)
+        gmean = loc.mean(0) if len(loc) else np.zeros(dims()[1], np.float32)
         if focus is not None and focus[i] is not None:
             flocal = mention_locals(text, sp, sent_spans, enc, [focus[i]])[0]
         else:
             flocal = gmean
         rows.append(assemble(flocal, gmean, docvec))
-    return np.stack(rows) if rows else np.zeros((0, FEATURE_DIM), np.float32)
+    return np.stack(rows) if rows else np.zeros((0, dims()[2]), np.float32)
 
 
 # ----------------------------------------------------------------------------- component
@@ -272,6 +281,7 @@ class RoleLabeler:
     """Portrays each actor: main role, fine roles, confidence."""
 
     name = "roles"
+    uses_parse = True  # the pipeline starts the spaCy parse early (nlp.start_parse)
 
     def __init__(self, model_dir: str | Path | None = None):
         self.model = load_role_model(model_dir)

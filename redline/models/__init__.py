@@ -38,3 +38,13 @@ def read_npz_model(folder: Path | str, what: str, train_command: str) -> tuple[d
     except (OSError, ValueError) as exc:
         raise ModelError(f"no usable {what} model in {folder}: {exc}; run `{train_command}`") from exc
     return config, arrays
+
+
+def check_feature_width(X: np.ndarray, expected: int, what: str, train_command: str) -> None:
+    """A head fitted on features of another width (another technique encoder) is refused
+    with the command that refits it, not with a numpy broadcasting error."""
+    if X.ndim == 2 and X.shape[1] != expected:
+        from redline.errors import ModelError
+
+        raise ModelError(f"the {what} head expects {expected} features but the technique encoder gives "
+                         f"{X.shape[1]}: it was trained for another technique model; run `{train_command}`")

