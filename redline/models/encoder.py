@@ -190,6 +190,8 @@ def base_word_embeddings(folder: Path | None = None) -> torch.Tensor:
 class WordPieceTokenizer:
     """The base package's tokenizer.json, without its fixed padding and truncation."""
 
+    SPECIALS = ("[CLS]", "[SEP]", "[PAD]")  # what a batch starts, ends and is padded with
+
     def __init__(self, folder: Path | str | None = None):
         from tokenizers import Tokenizer
 
@@ -198,7 +200,7 @@ class WordPieceTokenizer:
         self._tok.no_padding()
         self._tok.no_truncation()
         vocab = self._tok.get_vocab()
-        self.cls_token_id, self.sep_token_id, self.pad_token_id = vocab["[CLS]"], vocab["[SEP]"], vocab["[PAD]"]
+        self.cls_token_id, self.sep_token_id, self.pad_token_id = (vocab[t] for t in self.SPECIALS)
 
     def pieces(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Word-piece ids and their character offsets in `text`, no special tokens."""

