@@ -132,6 +132,25 @@ class _Layer(nn.Module):
         return out.LayerNorm(out.dropout(out.dense(inter)) + x)
 
 
+def padding_bias(attention_mask: torch.Tensor | None, input_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Additive attention mask over keys, (batch, 1, 1, seq): padded positions get the
+    dtype's most negative value. In the activation dtype: SDPA refuses a mask of another."""
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+
+def run_layers(layers: nn.ModuleList, x: torch.Tensor, bias: torch.Tensor,
+               output_hidden_states: bool = False) -> EncoderOutput:
+    """The layer stack over embedded input `x`, keeping every state when asked."""
+    states = [x] if output_hidden_states else None
+    for layer in layers:
+        x = layer(x, bias)
+        if states is not None:
+            states.append(x)
+    return EncoderOutput(x, tuple(states) if states is not None else None)
+
+
 class _Stack(nn.Module):
     def __init__(self, c: BertConfig):
         super().__init__()
@@ -150,16 +169,8 @@ class MiniLMEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 output_hidden_states: bool = False) -> EncoderOutput:
         x = self.embeddings(input_ids)
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        # Additive mask over keys: padded positions get the dtype's most negative value.
-        bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        states = [x] if output_hidden_states else None
-        for layer in self.encoder.layer:
-            x = layer(x, bias.to(x.dtype))
-            if states is not None:
-                states.append(x)
-        return EncoderOutput(x, tuple(states) if states is not None else None)
+        return run_layers(self.encoder.layer, x, padding_bias(attention_mask, input_ids, x.dtype),
+                          output_hidden_states)
 
     @classmethod
     def from_folder(cls, folder: Path | str | None = None, load_weights: bool = True) -> "MiniLMEncoder":

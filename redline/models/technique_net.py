@@ -80,7 +80,7 @@ def stacker_inputs(p_span_head: np.ndarray, p_lexical: np.ndarray) -> np.ndarray
     return np.hstack([np.log(p_span_head + 1e-6), np.log(p_lexical + 1e-6)])
 
 
-def build_encoder(spec: dict | None, load_weights: bool = True):
+def build_encoder(spec: dict | None):
     """(encoder with its base weights, tokenizer) for a model folder's "encoder" entry.
 
     No entry means the MiniLM-L6 of v1; {"type": "mpnet", "layers": K} is the first K
@@ -90,12 +90,12 @@ def build_encoder(spec: dict | None, load_weights: bool = True):
     kind = spec.get("type", "minilm")
     if kind == "minilm":
         base = base_encoder_path()
-        return MiniLMEncoder.from_folder(base, load_weights=load_weights), WordPieceTokenizer(base)
+        return MiniLMEncoder.from_folder(base), WordPieceTokenizer(base)
     if kind == "mpnet":
         from redline.models import mpnet
 
         folder = mpnet.base_folder()
-        encoder = mpnet.MPNetEncoder.from_folder(folder, layers=int(spec.get("layers", 12)), load_weights=load_weights)
+        encoder = mpnet.MPNetEncoder.from_folder(folder, layers=int(spec.get("layers", 12)))
         return encoder, mpnet.MPNetTokenizer(folder)
     raise ModelError(f"unknown encoder type {kind!r} in the model's config.json")
 
