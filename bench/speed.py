@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
+    import redline  # noqa: F401  (before torch: it sets the OpenMP wait policy torch reads at load)
     import torch
     torch.set_num_threads(a.threads)
     os.environ.setdefault("REDLINE_THREADS", str(a.threads))

@@ -187,12 +187,18 @@ def train(
     out: Path = typer.Option(Path("redline/models/technique"), "--out", help="Model folder to write."),
     epochs: int = typer.Option(3, "--epochs"),
     seed: int = typer.Option(13, "--seed"),
-    encoder: str = typer.Option("mpnet8", "--encoder", help="Base encoder: mpnet8 (shipped) or minilm (v1)."),
+    encoder: str = typer.Option("mpnet8", "--encoder", help="Base encoder: mpnet8, mpnet6, mpnet4 (the first "
+                                "8, 6 or 4 layers of all-mpnet-base-v2) or minilm (v1)."),
     stacker: bool = typer.Option(False, "--stacker/--no-stacker",
                                  help="Also learn the TC stacker from two half-data fold networks (doubles the time)."),
     members: int = typer.Option(1, "--members", help="Ensemble size: networks trained with seeds seed, seed+1, ..."),
     limit_articles: int = typer.Option(0, "--limit-articles", help="Train on the first N articles (smoke runs)."),
     limit_dev: int = typer.Option(0, "--limit-dev", help="Tune on the first N dev articles (smoke runs)."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this trained model folder's "
+                                             "weights: its first layers and its heads (distillation)."),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="Also learn this trained model's token "
+                                           "probabilities (distillation)."),
+    kd_weight: float = typer.Option(1.0, "--kd-weight", help="Weight of the teacher's term in the loss."),
     log: Optional[Path] = typer.Option(None, "--log", help="Log file (default OUT/train.log)."),
 ) -> None:
     """Train the technique model on PTC train; tune and calibrate on PTC dev."""
@@ -205,8 +211,12 @@ def train(
 
     if encoder not in ENCODERS:
         _fail(f"unknown --encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
+    for folder in (init_from, teacher):
+        if folder is not None and not (folder / "config.json").exists():
+            _fail(f"{folder}: not a trained technique model folder (no config.json)")
     report = run_train(TrainConfig(data=data, out=out, epochs=epochs, seed=seed, encoder=encoder, stacker=stacker,
-                                   limit_articles=limit_articles, limit_dev=limit_dev), members=members)
+                                   limit_articles=limit_articles, limit_dev=limit_dev, init_from=init_from,
+                                   teacher=teacher, kd_weight=kd_weight), members=members)
     typer.echo(json.dumps({k: report[k] for k in report if not k.startswith("dev_")}, indent=2))
     typer.echo(f"dev SI F1 {report['dev_si']['f1']:.4f}  TC micro-F1 {report['dev_tc']['f1']:.4f}  "
                f"FLC F1 {report['dev_flc']['f1']:.4f}")

@@ -30,7 +30,11 @@ _REGISTRY: dict[str, Callable[..., Component]] = {}
 
 
 def register(name: str):
-    """Decorator: make a component factory available by name."""
+    """Decorator: make a component class (or any factory of components) available by name.
+
+    A class that sets `uses_parse = True` reads the spaCy parse: a pipeline that has one
+    starts loading spaCy while it builds its other components, and starts each parse early.
+    """
     def deco(factory):
         _REGISTRY[name] = factory
         return factory
@@ -75,6 +79,11 @@ class Pipeline:
 
     @classmethod
     def from_names(cls, names: Iterable[str], **options) -> "Pipeline":
+        names = list(names)
+        _import_builtin_components()
+        if any(getattr(_REGISTRY.get(name), "uses_parse", False) for name in names):
+            from redline.components.nlp import preload_nlp
+            preload_nlp()  # spaCy loads in a thread while the technique model loads here
         comps = []
         for name in names:
             comps.append(create_component(name, **options.get(name, {})))

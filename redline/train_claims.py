@@ -11,7 +11,7 @@ check-worthy class); CLEF debates 80/20 by debate (validation: MAP over the held
 debates, the CLEF measure). ClaimBuster sentences that also occur verbatim in a held-out
 CLEF debate are dropped from training.
 
-Model: the technique encoder's frozen sentence states (mean-pooled layers 2, 4 and 6) +
+Model: the technique encoder's frozen sentence states (its three feature layers, mean-pooled) +
 lexical features -> standardise ->
 logistic regression (class-balanced); C and the decision threshold are chosen by
 5-fold cross-validation inside the training part only (threshold = best F1 of the
@@ -63,7 +63,8 @@ def encode_cached(texts: list[str], cache: Path | None, tag: str) -> np.ndarray:
     from redline.components.nlp import ENCODER_NAME, ENCODER_VERSION, get_encoder
 
     # The key names the technique weights too: their features change when they are retrained.
-    h = hashlib.sha1(("\x00".join(texts) + ENCODER_NAME + ENCODER_VERSION + get_encoder().fingerprint
+    enc = get_encoder()
+    h = hashlib.sha1(("\x00".join(texts) + ENCODER_NAME + ENCODER_VERSION + enc.fingerprint + str(enc.layers)
                       + f"-{n_emb()}-{N_LEX}").encode("utf-8")
                      ).hexdigest()[:16]
     if cache:
@@ -244,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "name": "redline-claims",
         "encoder": ENCODER_NAME,
         "encoder_fingerprint": get_encoder().fingerprint,
-        "features": f"{n_emb()}-d sentence embedding (mean-pooled layers 2, 4, 6, each L2-normalised) "
+        "features": f"{n_emb()}-d sentence embedding (mean-pooled layers "
+                    f"{', '.join(map(str, get_encoder().layers))}, each L2-normalised) "
                     f"+ {N_LEX} lexical features",
         "threshold": round(threshold, 4),
         "C": C,

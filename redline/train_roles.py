@@ -54,7 +54,7 @@ def features(items, texts, cache: Path | None) -> np.ndarray:
 
     # The key names the technique weights too: their features change when they are retrained.
     key = hashlib.sha1(json.dumps([i[:4] for i in items]).encode() + ENCODER_NAME.encode() +
-                       get_encoder().fingerprint.encode() +
+                       get_encoder().fingerprint.encode() + str(get_encoder().layers).encode() +
                        f"v4-{dims()[2]}".encode()).hexdigest()[:16]
     if cache:
         path = cache / f"roles-{key}.npy"

@@ -116,3 +116,23 @@ def test_distinct_people_with_one_surname_stay_apart():
     names = by_name(doc)
     assert "Candace Smith" in names and "Quentin Smith" in names
     assert "smith" in mention_texts(names["Quentin Smith"])
+
+
+def test_parse_is_the_same_without_the_vocabulary_string_table(own_example):
+    """get_nlp skips loading strings.json (a second of cold start): nothing may change."""
+    import spacy
+
+    from redline.components import nlp
+
+    loaded = nlp.get_nlp()
+    assert len(loaded.vocab.strings) < 100_000  # the 700k-entry table was not read
+    full = spacy.load(loaded.path)
+
+    def described(parsed):
+        return ([(t.text, t.tag_, t.pos_, t.dep_, t.head.i, t.lemma_, t.norm_, t.ent_type_, t.ent_iob_,
+                  t.is_sent_start) for t in parsed]
+                + [(e.start_char, e.end_char, e.label_) for e in parsed.ents]
+                + [(c.start, c.end) for c in parsed.noun_chunks])
+
+    text = own_example + "\nAleppo, Damascus and Tehran: the Revolutionary Guards said so on Monday."
+    assert described(loaded(text)) == described(full(text))

@@ -50,3 +50,13 @@ def test_a_delta_without_its_base_is_refused():
         assert "enc.w" in str(exc)
     else:
         raise AssertionError("expected a KeyError")
+
+
+def test_unpacking_into_the_base_gives_the_same_state():
+    base, tuned = _state()
+    stored = deltas.pack(tuned, base)
+    copied = deltas.unpack(stored, base)
+    own = {k: v.clone() for k, v in base.items()}
+    in_place = deltas.unpack(stored, own, into_base=True)
+    assert in_place["enc.w"].data_ptr() == own["enc.w"].data_ptr()  # no second copy
+    assert all(torch.equal(copied[k], in_place[k]) for k in copied)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from redline.doc import Document
+from redline.models import technique_net
 from redline.models.technique_net import ArticleOutput, DecodeParams, Tokenized, decode_spans
 
 
@@ -48,6 +49,31 @@ def test_classify_gives_a_distribution_per_span(model_dir, example_text):
     probs = model.classify(example_text, [(i, i + len("the terrorist Assad regime")), (0, 10)])
     assert probs.shape == (2, 14)
     assert np.allclose(probs.sum(1), 1.0, atol=1e-4)
+
+
+def test_short_last_window_is_not_padded_and_changes_nothing(model_dir, example_text, monkeypatch):
+    from redline.components.tagger import load_technique_model
+    model = load_technique_model()
+    tok = technique_net.tokenize_article(model.tokenizer, example_text, model.window, model.stride)
+    lengths = {e - s for s, e in tok.windows}
+    assert len(tok.windows) >= 3 and len(lengths) == 2  # full windows, and a shorter last one
+    batches = list(technique_net.window_batches(tok, model.tokenizer, 16))
+    assert sorted(w for which, _, _ in batches for w in which) == list(range(len(tok.windows)))
+    for which, ids, mask in batches:  # one width per batch, and no row of pads only
+        assert len({tok.windows[w][1] - tok.windows[w][0] for w in which}) == 1
+        assert ids.shape[1] == int(mask.sum(1).max())
+
+    grouped = model.run(example_text)
+
+    def one_padded_batch(tok, tokenizer, batch_size):
+        which = list(range(len(tok.windows)))
+        yield (which, *technique_net.batch_windows(tok, which, tokenizer.cls_token_id, tokenizer.sep_token_id,
+                                                   tokenizer.pad_token_id))
+
+    monkeypatch.setattr(technique_net, "window_batches", one_padded_batch)
+    padded = model.run(example_text)
+    # Pads are masked out, so only the matrix blocking (bf16 rounding) may differ.
+    assert np.abs(grouped.p_span - padded.p_span).max() < 0.02
 
 
 def test_long_and_odd_text(model_dir):

@@ -154,3 +154,16 @@ def test_unwritable_cache_is_a_clear_error(parts, tmp_path, monkeypatch):
     monkeypatch.setenv("REDLINE_CACHE", str(blocker / "cache"))  # a folder inside a file
     with pytest.raises(ModelError, match="REDLINE_CACHE"):
         mpnet.base_folder()
+
+
+def test_position_bias_is_cached_without_gradients_and_follows_the_weights(folder):
+    enc = MPNetEncoder.from_folder(folder, layers=1)
+    stack = enc.encoder
+    with torch.no_grad():
+        first = stack.position_bias(40, torch.device("cpu"))
+        assert stack.position_bias(40, torch.device("cpu")) is first  # cached
+        stack.relative_attention_bias.weight.add_(1.0)  # as an optimiser step would
+        moved = stack.position_bias(40, torch.device("cpu"))
+    assert torch.allclose(moved, first + 1.0)
+    trained = stack.position_bias(40, torch.device("cpu"))  # with gradients: fresh, and differentiable
+    assert trained.requires_grad and trained is not moved

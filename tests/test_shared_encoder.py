@@ -23,7 +23,8 @@ def test_claims_and_roles_reuse_the_taggers_pass(own_example, model_dir, monkeyp
 
     monkeypatch.setattr(nlp.get_encoder().model, "run", counting_run)
     doc = pipe(Document(id="x", text=own_example))
-    assert len(calls) == 1 and calls[0] == nlp.SHARED_LAYERS  # the tagger's pass, and no other
+    # The tagger's pass, and no other; it keeps the layers the model names for these heads.
+    assert len(calls) == 1 and calls[0] == nlp.get_encoder().model.feature_layers
     assert doc.claims and any(a.role for a in doc.actors)
 
     # A sentence's encoding is the slice of that pass over the sentence's word pieces.
@@ -60,3 +61,14 @@ def test_heads_record_the_technique_weights_they_were_trained_on(model_dir, capl
     with caplog.at_level(logging.WARNING, logger="redline.nlp"):
         nlp.check_head({"encoder_fingerprint": "0" * 16}, "test-head", "redline train-test")
     assert "redline train-test" in caplog.text and current in caplog.text
+
+
+def test_feature_layers_come_from_the_model_config(tmp_path):
+    from redline.errors import ModelError
+    from redline.models.technique_net import DEFAULT_FEATURE_LAYERS, feature_layers
+
+    assert feature_layers({}, 8, tmp_path) == DEFAULT_FEATURE_LAYERS == (2, 4, 6)
+    assert feature_layers({"feature_layers": [1, 2, 3]}, 4, tmp_path) == (1, 2, 3)
+    for bad in ([2, 4, 6], [3, 2, 1], [1, 1, 2], [0, 1, 2], [1, 2]):  # 6 > 4 layers; order; repeats; range; count
+        with pytest.raises(ModelError, match="feature_layers"):
+            feature_layers({"feature_layers": bad}, 4, tmp_path)

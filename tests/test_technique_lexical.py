@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from redline.models.technique_lexical import (
-    LexicalTechniqueClassifier, _sklearn_design, char_wb_ngrams, fit_lexical, surface_features, word_ngrams,
+    LexicalTechniqueClassifier, _sklearn_design, char_wb_ngrams, fit_lexical, occurrences, surface_features,
+    word_ngrams,
 )
 
 TEXTS = [
@@ -96,3 +97,13 @@ def test_model_folder_with_a_broken_stacker_is_refused_clearly(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="stacker"):
         TechniqueModel(tmp_path)
+
+
+def test_occurrences_are_those_of_a_literal_regex_search():
+    import re
+
+    cases = [("aaaaaaa", "aaa"), ("a.b(a.b(xa.b(", "a.b("), ("the elite, the elite", "the elite"),
+             ("nothing here", "zzz"), ("", "a"), ("abc", "")]
+    for haystack, needle in cases:
+        expected = [m.start() for m in re.finditer(re.escape(needle), haystack)] if needle else []
+        assert occurrences(haystack, needle) == expected

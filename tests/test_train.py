@@ -46,3 +46,26 @@ def test_train_tiny_slice_and_resume(ptc_dir, tmp_path):
         assert 0 <= s < e <= len(text) and 0.0 <= score <= 1.0
     probs = model.classify(text, [(0, 20), (30, 60)])
     assert probs.shape == (2, 14) and abs(float(probs.sum(1).min()) - 1.0) < 1e-4
+
+
+def test_train_distils_a_trained_model_into_fewer_layers(ptc_dir, model_dir, tmp_path):
+    out = tmp_path / "student"
+    r = subprocess.run([sys.executable, "-m", "redline.cli", "train", "--data", str(ptc_dir.parent), "--out", str(out),
+                        "--limit-articles", "2", "--limit-dev", "2", "--seed", "1", "--epochs", "1",
+                        "--encoder", "mpnet6", "--init-from", str(model_dir), "--teacher", str(model_dir)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["encoder"] == {"type": "mpnet", "layers": 6} and cfg["feature_layers"] == [2, 3, 5]
+    assert cfg["train"]["init_from"] == str(model_dir) and cfg["train"]["teacher"] == str(model_dir)
+    log = (out / "train.log").read_text()
+    assert "initialised from" in log and "soft targets for" in log and "epoch 1 done" in log
+
+    from redline.models.technique_net import TechniqueModel
+    student = TechniqueModel(out)
+    assert len(student.net.encoder.encoder.layer) == 6 and student.feature_layers == (2, 3, 5)
+
+    bad = subprocess.run([sys.executable, "-m", "redline.cli", "train", "--data", str(ptc_dir.parent),
+                          "--out", str(tmp_path / "x"), "--teacher", str(tmp_path / "nowhere")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "not a trained technique model folder" in (bad.stdout + bad.stderr)

@@ -718,6 +718,7 @@ def actor_index(doc: Document) -> ActorIndex:
     return cache["actor_index"]
 
 
+@register("actors")
 class ActorFinder:
     """Finds and merges the actors of an article (see the module docstring for the policy)."""
 
@@ -730,8 +731,3 @@ class ActorFinder:
         cache_for(doc)["actor_index"] = index
         doc.model["actors"] = {"name": "redline-actors", "spacy": nlp_name()}
         return doc
-
-
-@register("actors")
-def make_actors(**options) -> ActorFinder:
-    return ActorFinder(**options)

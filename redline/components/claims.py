@@ -2,7 +2,7 @@
 they sound.
 
 * Check-worthiness: a logistic-regression head over the technique encoder's frozen sentence
-  states (mean pooling of layers 2, 4 and 6, each L2-normalised) plus a few lexical features (numbers, years,
+  states (mean pooling of its three feature layers, each L2-normalised) plus a few lexical features (numbers, years,
   money, capitalised names, reporting verbs, first/second person, modals, questions),
   trained on ClaimBuster and CLEF CheckThat! 2019/2020 debates (`redline train-claims`;
   figures in `redline/models/claims/MODEL_CARD.md`). A sentence becomes a `Claim` when
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from redline.components.nlp import (
-    MEAN_LAYERS, Encoded, check_head, get_encoder, parse, sentence_encodings, sentences,
+    Encoded, check_head, get_encoder, parse, sentence_encodings, sentences,
 )
 from redline.doc import Claim, Document
 from redline.errors import ModelError
@@ -92,11 +92,11 @@ def lexical_features(text: str) -> np.ndarray:
 def n_emb() -> int:
     """Width of the sentence embedding part of a feature row."""
     from redline.components.nlp import feature_width
-    return feature_width() * len(MEAN_LAYERS)
+    return feature_width() * 3  # the three mean-pooled feature layers
 
 
 def claim_features(enc: list[Encoded], texts: list[str]) -> np.ndarray:
-    """[mean-pooled layers 2, 4 and 6, each L2-normalised; lexical features] per sentence."""
+    """[the mean-pooled feature layers, each L2-normalised; lexical features] per sentence."""
     if not texts:
         return np.zeros((0, n_emb() + N_LEX), dtype=np.float32)
     emb = np.stack([e.multi_layer() for e in enc]).astype(np.float32)
@@ -285,6 +285,7 @@ def sentence_sources(doc: Document, spans: list[tuple[int, int]]) -> list[str]:
 
 # ----------------------------------------------------------------------------- component
 
+@register("claims")
 class ClaimFinder:
     """Check-worthy sentences with their source and hedges."""
 
@@ -316,11 +317,6 @@ class ClaimFinder:
         doc.model["claims"] = {"name": cfg.get("name", "redline-claims"), "encoder": cfg.get("encoder"),
                                "min_score": round(self.min_score, 4), "validation": cfg.get("validation", {})}
         return doc
-
-
-@register("claims")
-def make_claims(**options) -> ClaimFinder:
-    return ClaimFinder(**options)
 
 
 def read_clef_lines(path: Path | str) -> list[tuple[str, str, str, int | None]]:

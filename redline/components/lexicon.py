@@ -130,6 +130,7 @@ def find_repetitions(text: str, min_words: int = 2, max_words: int = 6) -> list[
     return spans
 
 
+@register("lexicon")
 class LexiconDetector:
     """Rule-based technique spans; fast fallback when no trained model is wanted."""
 
@@ -174,11 +175,6 @@ class LexiconDetector:
             doc.add_span(s, e, tech, score, source=self.name)
         doc.model.setdefault("lexicon", {"name": "redline-lexicon", "phrases": "persuasion-index 0.3.0 + redline patterns"})
         return doc
-
-
-@register("lexicon")
-def make_lexicon(**options) -> LexiconDetector:
-    return LexiconDetector(**options)
 
 
 def counts(doc: Document) -> Counter:

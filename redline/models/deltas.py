@@ -18,6 +18,7 @@ per row). `k` itself is absent.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 SUFFIX_CODES = ".delta4"
 SUFFIX_SCALE = ".delta_scale"
@@ -65,9 +66,22 @@ def _best_scale(delta: torch.Tensor) -> torch.Tensor:
     return best.to(torch.float16)
 
 
-def unpack(stored: dict[str, torch.Tensor], base: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The full fp32 state back: deltas added onto `base`, other tensors as stored."""
+def _byte_table() -> torch.Tensor:
+    """(256, 2): the two signed codes that each byte holds, low nibble first."""
+    b = torch.arange(256)
+    return torch.stack([b & 0xF, b >> 4], dim=1).float() - (_QMAX + 1)
+
+
+def unpack(stored: dict[str, torch.Tensor], base: dict[str, torch.Tensor],
+           into_base: bool = False) -> dict[str, torch.Tensor]:
+    """The full fp32 state back: deltas added onto `base`, other tensors as stored.
+
+    `into_base`: add the differences onto `base`'s own (fp32) tensors instead of copies.
+    For the state dict of a freshly built encoder, this spares a second copy of every
+    large matrix, which is most of the model's load time on a cold start.
+    """
     out: dict[str, torch.Tensor] = {}
+    table = _byte_table()
     for name, value in stored.items():
         if name.endswith(SUFFIX_SCALE):
             continue
@@ -77,10 +91,11 @@ def unpack(stored: dict[str, torch.Tensor], base: dict[str, torch.Tensor]) -> di
         key = name[: -len(SUFFIX_CODES)]
         if key not in base:
             raise KeyError(f"{key}: a stored delta without its base weight")
-        packed = value.to(torch.int16)
-        codes = torch.stack([packed & 0xF, packed >> 4], dim=-1).reshape(packed.shape[0], -1)
-        scale = stored[key + SUFFIX_SCALE].float()[:, None]
-        out[key] = base[key].float() + (codes - (_QMAX + 1)).float() * scale
+        # One table lookup per byte gives both codes (as F.embedding, which takes int32).
+        delta = nn.functional.embedding(value.int(), table).reshape(value.shape[0], -1)
+        delta.mul_(stored[key + SUFFIX_SCALE].float()[:, None])
+        target = base[key] if into_base and base[key].dtype == torch.float32 else base[key].float().clone()
+        out[key] = target.add_(delta)
     return out
 
 

@@ -423,13 +423,29 @@ class _Stack(nn.Module):
         self.layer = nn.ModuleList([_Layer(c) for _ in range(c.num_hidden_layers)])
         self.relative_attention_bias = nn.Embedding(c.relative_attention_num_buckets, c.num_attention_heads)
         self.num_buckets = c.relative_attention_num_buckets
+        self._bias_cache: dict[tuple, torch.Tensor] = {}
 
     def position_bias(self, seq: int, device: torch.device) -> torch.Tensor:
         """(1, heads, seq, seq) bias over plain 0..seq-1 positions (not the padded position
-        ids), which is what MPNetModel computes when given no position_ids."""
+        ids), which is what MPNetModel computes when given no position_ids.
+
+        Without gradients it is cached per length. Why: the bucketing (a log over seq²
+        positions) cost about a tenth of a 6-layer forward. The key holds the weight's
+        version counter, so a bias learned further after caching is recomputed.
+        """
+        w = self.relative_attention_bias.weight
+        key = (seq, str(device), w.data_ptr(), w._version)
+        grad = torch.is_grad_enabled() and w.requires_grad
+        if not grad and key in self._bias_cache:
+            return self._bias_cache[key]
         pos = torch.arange(seq, dtype=torch.long, device=device)
         buckets = relative_position_bucket(pos[None, :] - pos[:, None], num_buckets=self.num_buckets)
-        return self.relative_attention_bias(buckets).permute(2, 0, 1)[None]
+        bias = self.relative_attention_bias(buckets).permute(2, 0, 1)[None]
+        if not grad:
+            if len(self._bias_cache) > 8:  # lengths vary (the last window): keep a few
+                self._bias_cache.clear()
+            self._bias_cache[key] = bias
+        return bias
 
 
 @contextlib.contextmanager

@@ -36,12 +36,25 @@ _BOUNDARY_BEFORE = ("\n", ". ", "? ", "! ")
 N_SURFACE = 16
 
 
+def occurrences(haystack: str, needle: str) -> list[int]:
+    """Starts of the non-overlapping occurrences of `needle`, as re.finditer would give
+    them for the escaped needle, without compiling a pattern per span."""
+    found: list[int] = []
+    if not needle:
+        return found
+    i = haystack.find(needle)
+    while i >= 0:
+        found.append(i)
+        i = haystack.find(needle, i + len(needle))
+    return found
+
+
 def surface_features(text: str, start: int, end: int, lowered: str | None = None) -> list[float]:
     """Cues about the span's length, recurrence and place in its sentence."""
     low = text.lower() if lowered is None else lowered
     frag = text[start:end]
     key = low[start:end].strip()
-    occ = [m.start() for m in re.finditer(re.escape(key), low)] if key else []
+    occ = occurrences(low, key)
     before = sum(1 for o in occ if o < start)
     after = sum(1 for o in occ if o > start)
     n_words = len(frag.split())

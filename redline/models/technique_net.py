@@ -14,8 +14,9 @@ Architecture (see models/technique/MODEL_CARD.md for figures):
   -> one of the 14 PTC techniques (TC).
 
 An article is tokenized once; overlapping windows of `window` word pieces cover it and
-token probabilities are averaged where windows overlap. The same pass keeps layers 2, 4
-and 6 per word piece for the claims and roles components (`ArticleOutput.layers`).
+token probabilities are averaged where windows overlap. The same pass keeps three chosen
+layers per word piece for the claims and roles components (`ArticleOutput.layers`,
+`feature_layers`).
 
 Technique classification combines the span head with a lexical classifier
 (`technique_lexical.py`, when the model folder has one) through a stacker, a logistic
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,8 +62,9 @@ def span_features(text: str, start: int, end: int, normalized: str | None = None
     norm = normalize_for_recurrence(frag)
     if normalized is None:
         normalized = normalize_for_recurrence(text)
-    # Repetition is defined by recurrence: count other occurrences in the article.
-    occurrences = len(re.findall(re.escape(norm), normalized)) if norm else 0
+    # Repetition is defined by recurrence: count other occurrences in the article
+    # (non-overlapping, as a regex search would, without compiling a pattern per span).
+    occurrences = normalized.count(norm) if norm else 0
     n_words = len(frag.split())
     return [
         math.log1p(len(frag)) / 6.0,
@@ -178,12 +179,21 @@ def batch_windows(tok: Tokenized, which: list[int], cls_id: int, sep_id: int, pa
 
 
 def window_batches(tok: Tokenized, tokenizer, batch_size: int):
-    """Yield (window indices, ids, mask) for all windows of an article, batch_size at a time."""
-    for b in range(0, len(tok.windows), batch_size):
-        which = list(range(b, min(b + batch_size, len(tok.windows))))
-        ids, mask = batch_windows(tok, which, tokenizer.cls_token_id, tokenizer.sep_token_id,
-                                  tokenizer.pad_token_id)
-        yield which, ids, mask
+    """Yield (window indices, ids, mask) for all windows of an article, batch_size at a time.
+
+    Only windows of one length share a batch. Why: an article's last window is usually
+    shorter than the others, and padding it to their width would spend on pads about
+    half a window of encoder time per article (a tenth of a typical article's).
+    """
+    by_length: dict[int, list[int]] = {}
+    for w, (s, e) in enumerate(tok.windows):
+        by_length.setdefault(e - s, []).append(w)
+    for group in by_length.values():
+        for b in range(0, len(group), batch_size):
+            which = group[b:b + batch_size]
+            ids, mask = batch_windows(tok, which, tokenizer.cls_token_id, tokenizer.sep_token_id,
+                                      tokenizer.pad_token_id)
+            yield which, ids, mask
 
 
 @dataclass
@@ -306,7 +316,7 @@ class TechniqueModel:
             net = TechniqueNet(encoder, encoder.config.hidden_size)
             base = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
             try:
-                state = unpack_deltas(load_file(str(path)), base)
+                state = unpack_deltas(load_file(str(path)), base, into_base=True)
             except (KeyError, RuntimeError) as exc:
                 raise ModelError(f"{path}: unreadable weights ({exc})") from exc
             # The pooler of the original BertModel is unused (and absent from the encoders).
@@ -320,6 +330,7 @@ class TechniqueModel:
             net.eval().to(device)
             self.nets.append(net)
         self.net = self.nets[0]
+        self.feature_layers = feature_layers(self.config, self.net.encoder.config.num_hidden_layers, self.folder)
         self.device = device
         self.window = int(self.config.get("window", 254))
         self.stride = int(self.config.get("infer_stride", 224))
@@ -493,6 +504,21 @@ class TechniqueModel:
             k = int(tp.argmax())
             result.append((s, e, PTC_TECHNIQUES[k], self.calibrate(p * float(tp[k]))))
         return result
+
+
+# The layers claims and roles read when a model's config.json does not name them: what
+# every model had before the entry existed (a quarter, half and three quarters of 8 layers).
+DEFAULT_FEATURE_LAYERS = (2, 4, 6)
+
+
+def feature_layers(config: dict, depth: int, folder: Path) -> tuple[int, int, int]:
+    """The three encoder layers (lowest first) whose states the pass keeps for the claims
+    and roles heads. Not the top layer: it is the most specialised to techniques."""
+    layers = tuple(int(k) for k in config.get("feature_layers", DEFAULT_FEATURE_LAYERS))
+    if len(layers) != 3 or list(layers) != sorted(set(layers)) or not 1 <= layers[0] <= layers[-1] <= depth:
+        raise ModelError(f"{folder}: feature_layers {list(layers)} must be three increasing layers "
+                         f"of the encoder's {depth}")
+    return layers  # type: ignore[return-value]
 
 
 def linears_to_bf16(module: nn.Module) -> None:
