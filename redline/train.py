@@ -148,10 +148,14 @@ def init_from_model(net: TechniqueNet, folder: Path) -> None:
     log.info("initialised from %s (%d tensors)", folder, len(state))
 
 
-@torch.inference_mode()
 def add_teacher_targets(examples: list[dict], folder: Path, tokenizer, batch_size: int = 16) -> None:
     """Each example gets the teacher's BIO probabilities per piece (`t_bio`, float16)."""
     teacher = TechniqueModel(folder)
+    with torch.inference_mode():
+        _teacher_targets(teacher, examples, folder, tokenizer, batch_size)
+
+
+def _teacher_targets(teacher: TechniqueModel, examples: list[dict], folder: Path, tokenizer, batch_size: int) -> None:
     if teacher.tokenizer.cls_token_id != tokenizer.cls_token_id or len(teacher.tokenizer.pieces("a b")[0]) != len(
             tokenizer.pieces("a b")[0]):
         raise ValueError(f"{folder}: the teacher's tokenizer differs from the student's")
@@ -533,7 +537,12 @@ def _span_credit(gold_by_article, aid, s, e) -> float:
 
 
 def isotonic_knots(x: np.ndarray, y: np.ndarray, n_knots: int = 20) -> dict:
-    """Fit isotonic regression and keep a few knots for np.interp at inference."""
+    """Fit isotonic regression and keep a few knots for np.interp at inference.
+
+    With no spans to learn from (a smoke run's few dev articles), the identity.
+    """
+    if len(x) == 0:
+        return {"x": [0.0, 1.0], "y": [0.0, 1.0]}
     from sklearn.isotonic import IsotonicRegression
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(x, y)
     xs = np.quantile(x, np.linspace(0, 1, n_knots))

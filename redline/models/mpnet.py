@@ -434,7 +434,8 @@ class _Stack(nn.Module):
         version counter, so a bias learned further after caching is recomputed.
         """
         w = self.relative_attention_bias.weight
-        key = (seq, str(device), w.data_ptr(), w._version)
+        # (Weights made under inference_mode keep no version counter; nor can they be trained.)
+        key = (seq, str(device), w.data_ptr(), -1 if w.is_inference() else w._version)
         grad = torch.is_grad_enabled() and w.requires_grad
         if not grad and key in self._bias_cache:
             return self._bias_cache[key]
