@@ -86,12 +86,12 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - no trained model: skip the bound
         model = None
     if model is not None:
-        from redline.models.technique_net import tokenize_article, window_batches
+        from redline.models.technique_net import WINDOW_BATCH, tokenize_article, window_batches
         toks = [tokenize_article(model.tokenizer, text, model.window, model.stride) for text in articles]
         t = time.perf_counter()
         with torch.inference_mode():
             for tk in toks:
-                for _, ids, mask in window_batches(tk, model.tokenizer, 16):
+                for _, ids, mask in window_batches(tk, model.tokenizer, WINDOW_BATCH):
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=model.bf16):
                         for net in model.nets:
                             net.encode(ids, mask)

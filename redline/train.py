@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from redline.errors import ModelError
 from redline.io.ptc import Label, group_by_article, load_articles, read_labels
 from redline.metrics import merge_overlapping, score_flc, score_si, score_tc
 from redline.models import deltas
@@ -144,28 +145,23 @@ def init_from_model(net: TechniqueNet, folder: Path) -> None:
     missing, _ = net.load_state_dict(state, strict=False)
     missing = [k for k in missing if k not in FROZEN]
     if missing:
-        raise ValueError(f"{folder}: cannot start this network from it (no {missing[:3]})")
+        raise ModelError(f"{folder}: cannot start this network from it (no {missing[:3]})")
     log.info("initialised from %s (%d tensors)", folder, len(state))
 
 
 def add_teacher_targets(examples: list[dict], folder: Path, tokenizer, batch_size: int = 16) -> None:
     """Each example gets the teacher's BIO probabilities per piece (`t_bio`, float16)."""
-    teacher = TechniqueModel(folder)
-    with torch.inference_mode():
-        _teacher_targets(teacher, examples, folder, tokenizer, batch_size)
-
-
-def _teacher_targets(teacher: TechniqueModel, examples: list[dict], folder: Path, tokenizer, batch_size: int) -> None:
+    teacher = TechniqueModel(folder)  # built outside inference_mode: its weights stay ordinary tensors
     if teacher.tokenizer.cls_token_id != tokenizer.cls_token_id or len(teacher.tokenizer.pieces("a b")[0]) != len(
             tokenizer.pieces("a b")[0]):
-        raise ValueError(f"{folder}: the teacher's tokenizer differs from the student's")
+        raise ModelError(f"{folder}: the teacher's tokenizer differs from the student's")
     t = tokenizer
     for b in range(0, len(examples), batch_size):
         batch = examples[b:b + batch_size]
         ids, mask, *_ = collate(batch, t.cls_token_id, t.sep_token_id, t.pad_token_id)
         probs = 0.0
         for net in teacher.nets:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=teacher.bf16):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=teacher.bf16):
                 logits, _ = net.token_logits(net.encode(ids, mask))
             probs = probs + logits.float().softmax(-1) / len(teacher.nets)
         for r, ex in enumerate(batch):

@@ -268,9 +268,13 @@ class SharedEncoder:
             model = load_technique_model()
         self.model = model
         self.net = model.net
-        self.layers = tuple(model.feature_layers)
         self._torch = torch
         self._lock = threading.Lock()
+
+    @property
+    def layers(self) -> tuple[int, int, int]:
+        """The technique model's feature layers: what this encoder's features are read from."""
+        return self.model.feature_layers
 
     @property
     def fingerprint(self) -> str:
