@@ -29,8 +29,13 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--components", default=None)
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default=None,
+                    help="the technique encoder's precision (default: $REDLINE_PRECISION, else auto)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    if a.precision:
+        import os
+        os.environ["REDLINE_PRECISION"] = a.precision
     ptc = a.data / "ptc"
     if not (ptc / "dev-articles").is_dir():
         sys.exit(f"PTC dev not found under {ptc}")
@@ -61,12 +66,14 @@ def main() -> None:
                 tc_pred.append(Label(aid, best, l.start, l.end))
     tc = score_tc(gold, tc_pred)
     elapsed = time.time() - t0
-    result = {"detector": ",".join(comps) if comps else "default", "articles": len(articles),
+    precision = next((d.model.get("tagger", {}).get("precision") for d in docs.values()), None)
+    result = {"detector": ",".join(comps) if comps else "default", "precision": precision, "articles": len(articles),
               "si": si.as_dict(), "tc": tc.as_dict(), "flc": flc.as_dict(), "seconds": round(elapsed, 1)}
     if a.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"PTC dev, {len(articles)} articles, detector: {result['detector']} ({elapsed:.0f}s)")
+    print(f"PTC dev, {len(articles)} articles, detector: {result['detector']}"
+          + (f", {precision}" if precision else "") + f" ({elapsed:.0f}s)")
     for name, s in (("SI", si), ("TC", tc), ("FLC", flc)):
         print(f"  {name:<4} P={s.precision:.4f} R={s.recall:.4f} F1={s.f1:.4f}  (pred {s.n_pred}, gold {s.n_gold})")
     print("\n  per-technique F1          TC      FLC   (gold spans)")

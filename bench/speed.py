@@ -27,6 +27,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_name() -> str:
+    """The CPU model and whether it has native bf16: the figures depend on both."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    name = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "unknown CPU")
+    flags = next((l for l in info.splitlines() if l.startswith("flags")), "")
+    extras = [f for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if f" {f}" in flags]
+    return f"{name} ({', '.join(extras) or 'no AVX2'})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -35,8 +47,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N dev articles")
     ap.add_argument("--repeat", type=int, default=1,
                     help="passes over dev and cold starts; figures are medians, with the range")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default=None,
+                    help="the technique encoder's precision (default: $REDLINE_PRECISION, else auto)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    if a.precision:
+        os.environ["REDLINE_PRECISION"] = a.precision  # the cold-start subprocess inherits it
 
     import redline  # noqa: F401  (before torch: it sets the OpenMP wait policy torch reads at load)
     import torch
@@ -98,7 +114,8 @@ def main() -> None:
         enc_s = time.perf_counter() - t
         result["encoder_only_articles_per_s"] = round(len(articles) / enc_s, 2)
         result["pieces"] = sum(len(tk.ids) for tk in toks)
-        result["bf16"] = model.bf16
+        result["precision"] = model.precision
+    result["cpu"] = cpu_name()
 
     # Warm latency for a 5,000-character article.
     long_text = "\n".join(articles)
@@ -131,11 +148,12 @@ def main() -> None:
         return
     print(f"PTC dev: {result['articles']} articles, {chars:,} characters, {a.threads} threads, "
           f"pipeline {'+'.join(result['components'])}")
+    print(f"  CPU: {result['cpu']}")
     lo, hi = result["analyze_articles_per_s_range"]
     print(f"  analyze:        {result['analyze_articles_per_s']:>7} articles/s  {result['analyze_chars_per_s']:>9,} chars/s"
           + (f"  (range {lo}-{hi} over {a.repeat} passes)" if a.repeat > 1 else ""))
     if "encoder_only_articles_per_s" in result:
-        print(f"  encoder only:   {result['encoder_only_articles_per_s']:>7} articles/s  (bf16={result['bf16']})")
+        print(f"  encoder only:   {result['encoder_only_articles_per_s']:>7} articles/s  ({result['precision']})")
     print(f"  warm latency:   {result['warm_latency_5000_chars_s']:>7} s for 5,000 characters")
     lo, hi = result["cold_cli_first_result_s_range"]
     print(f"  cold CLI start: {result['cold_cli_first_result_s']:>7} s to first result (ok={result['cold_cli_ok']})"

@@ -163,3 +163,22 @@ def test_frame_and_claims_commands(tmp_path):
     scored = [l.split("\t") for l in r.stdout.decode().splitlines()]
     assert [s[0] for s in scored] == ["1", "2"]
     assert float(scored[1][1]) > float(scored[0][1])
+
+
+def test_precision_option_reaches_the_model_and_bad_values_are_refused(example_text, model_dir):
+    from conftest import EXAMPLE
+    r = redline("--precision", "int8", "analyze", EXAMPLE, "-f", "json", "--components", "tagger")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["model"]["tagger"]["precision"] == "int8"
+    assert out["techniques"]
+    for s in out["techniques"]:
+        assert example_text[s["start"]:s["end"]] == s["text"]
+    r = redline("--precision", "fp8", "analyze", EXAMPLE)
+    assert r.returncode == 2 and b"fp8" in r.stderr and r.stdout == b""
+
+
+def test_precision_names_agree_between_cli_and_model():
+    from redline.cli import Precision
+    from redline.models.technique_net import PRECISIONS
+    assert tuple(p.value for p in Precision) == PRECISIONS

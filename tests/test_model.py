@@ -124,3 +124,42 @@ def test_pipeline_parses_while_the_encoder_runs_and_gets_the_same_result(model_d
     late = pipe(plain)
     assert [(a.name, a.mentions) for a in early.actors] == [(a.name, a.mentions) for a in late.actors]
     assert [(c.start, c.end) for c in early.claims] == [(c.start, c.end) for c in late.claims]
+
+
+def test_int8_precision_quantizes_the_encoder_and_stays_close_to_full_precision(model_dir, example_text):
+    import pytest
+    import torch
+
+    from redline.components.tagger import load_technique_model
+    from redline.errors import ModelError
+    from redline.models.technique_net import TechniqueModel
+
+    full = load_technique_model()
+    int8 = TechniqueModel(model_dir, precision="int8")
+    assert int8.precision == "int8" and not int8.bf16
+    linears = [m for m in int8.net.encoder.modules() if isinstance(m, torch.nn.Linear)]
+    quantized = [m for m in int8.net.encoder.modules() if "quantized" in type(m).__module__]
+    assert quantized and not linears  # every Linear of the encoder, none left in fp32
+    a, b = full.run(example_text, keep_hidden=False), int8.run(example_text, keep_hidden=False)
+    assert a.tok.offsets == b.tok.offsets
+    # The same article, read nearly the same way: token probabilities agree closely.
+    assert np.corrcoef(a.p_span, b.p_span)[0, 1] > 0.9
+    assert np.abs(a.p_span - b.p_span).mean() < 0.05
+    spans = int8.predict(example_text)
+    assert spans
+    for s, e, tech, score in spans:
+        assert 0 <= s < e <= len(example_text) and 0.0 <= score <= 1.0
+    with pytest.raises(ModelError, match="precision"):
+        TechniqueModel(model_dir, precision="fp8")
+
+
+def test_decoded_spans_do_not_start_with_the_previous_sentences_punctuation():
+    text = "It is fine. It is a shameless land grab!"
+    # pieces: It | is | fine | . | It | is | a | shame | less | land | grab | !
+    offsets = [(0, 2), (3, 5), (6, 10), (10, 11), (12, 14), (15, 17), (18, 19), (20, 25), (25, 29),
+               (30, 34), (35, 39), (39, 40)]
+    p = np.array([0.1, 0.1, 0.1, 0.7, 0.8, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.8], dtype=np.float32)
+    out = ArticleOutput(Tokenized(list(range(12)), offsets, [(0, 12)]), p, np.zeros(12, np.float32),
+                        np.zeros((12, 14), np.float32))
+    spans = decode_spans(text, out, DecodeParams(threshold=0.5, merge_gap=0))
+    assert [text[s:e] for s, e, _ in spans] == ["It is a shameless land grab!"]

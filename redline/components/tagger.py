@@ -12,18 +12,20 @@ from redline.pipeline import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "technique"
 
-def _open_technique_model(folder: Path):
+def _open_technique_model(folder: Path, precision: str):
     from redline.models.technique_net import TechniqueModel
 
     if not (folder / "config.json").exists():
         raise ModelError(f"no technique model in {folder}: run `redline train` or reinstall redline")
     threads = int(os.environ.get("REDLINE_THREADS", "0")) or None
-    return TechniqueModel(folder, threads=threads)
+    return TechniqueModel(folder, threads=threads, precision=precision)
 
 
-def load_technique_model(folder: Path | str | None = None):
-    """Load (once per process) the technique model from its folder."""
-    return load_once(_open_technique_model, folder, "REDLINE_TECHNIQUE_MODEL", DEFAULT_MODEL_DIR)
+def load_technique_model(folder: Path | str | None = None, precision: str | None = None):
+    """Load (once per process) the technique model from its folder, computing in
+    `precision` (else $REDLINE_PRECISION, else "auto": see technique_net.PRECISIONS)."""
+    precision = precision or os.environ.get("REDLINE_PRECISION") or "auto"
+    return load_once(_open_technique_model, folder, "REDLINE_TECHNIQUE_MODEL", DEFAULT_MODEL_DIR, precision)
 
 
 @register("tagger")
@@ -49,6 +51,7 @@ class TechniqueTagger:
         doc.model["tagger"] = {
             "name": cfg.get("name"),
             "base": cfg.get("base"),
+            "precision": self.model.precision,
             "threshold": self.threshold if self.threshold is not None else cfg.get("decode", {}).get("threshold"),
             "dev_scores": cfg.get("dev_scores", {}),
         }

@@ -16,13 +16,15 @@ _loaded: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
-def load_once(factory: Callable[[Path], T], folder: Path | str | None, env_var: str, default: Path) -> T:
-    """Load a model folder once per process: `folder`, else $env_var, else the shipped default."""
+def load_once(factory: Callable[..., T], folder: Path | str | None, env_var: str, default: Path,
+              *args) -> T:
+    """Load a model folder once per process: `folder`, else $env_var, else the shipped default.
+    `args` go to `factory(path, *args)` and are part of what makes a load distinct."""
     path = Path(folder or os.environ.get(env_var) or default)
-    key = (factory, str(path.resolve()))
+    key = (factory, str(path.resolve()), *args)
     with _lock:
         if key not in _loaded:
-            _loaded[key] = factory(path)
+            _loaded[key] = factory(path, *args)
         return _loaded[key]  # type: ignore[return-value]
 
 

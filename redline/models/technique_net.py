@@ -225,6 +225,19 @@ class ArticleOutput:
     layers: dict[int, np.ndarray] = field(default_factory=dict)
 
 
+# Punctuation that closes the previous clause: a span never starts with it.
+_CLOSING_PUNCT = frozenset(".,;:!?)]}")
+
+
+def _without_leading_punct(text: str, start: int, end: int) -> int:
+    """The start past the previous clause's closing punctuation (". It is a land grab" ->
+    "It is ..."): no PTC gold span starts with it. Applied after merging, so that which
+    pieces merge does not change."""
+    while start < end and (text[start].isspace() or text[start] in _CLOSING_PUNCT):
+        start += 1
+    return start
+
+
 def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """Grow a piece-level span to whole words and trim surrounding spaces."""
     while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
@@ -292,14 +305,19 @@ def decode_spans(text: str, out: ArticleOutput, params: DecodeParams) -> list[tu
                 prev[1], prev[3] = max(prev[1], sp[1]), n
                 continue
         merged.append(sp)
-    return [(s, e, p) for s, e, p, _ in merged if e - s >= params.min_chars and p >= params.min_span_prob]
+    trimmed = [(_without_leading_punct(text, s, e), e, p) for s, e, p, _ in merged]
+    return [(s, e, p) for s, e, p in trimmed if e - s >= params.min_chars and p >= params.min_span_prob]
 
 
 class TechniqueModel:
     """Load a trained technique model folder and run it on articles."""
 
-    def __init__(self, folder: Path | str, device: str = "cpu", threads: int | None = None):
+    def __init__(self, folder: Path | str, device: str = "cpu", threads: int | None = None,
+                 precision: str = "auto"):
         from safetensors.torch import load_file
+
+        if precision not in PRECISIONS:
+            raise ModelError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
         self.folder = Path(folder)
         cfg_path = self.folder / "config.json"
@@ -341,10 +359,13 @@ class TechniqueModel:
         self.stride = int(self.config.get("infer_stride", 224))
         self.decode = DecodeParams(**self.config.get("decode", {}))
         self.calibration = self.config.get("calibration")  # isotonic knots: {"x": [...], "y": [...]}
-        self.bf16 = device == "cpu" and cpu_runs_bf16_fast()
-        if self.bf16:
-            for net in self.nets:
+        self.precision = resolve_precision(precision, device)
+        self.bf16 = self.precision == "bf16"
+        for net in self.nets:
+            if self.bf16:
                 linears_to_bf16(net.encoder)
+            elif self.precision == "int8":
+                net.encoder = quantize_int8(net.encoder)
         # The lexical TC member (models/technique_lexical.py), when the folder has one.
         self.lexical, self.lexical_weight = None, 0.0
         if self.config.get("lexical"):
@@ -524,6 +545,41 @@ def feature_layers(config: dict, depth: int, folder: Path) -> tuple[int, int, in
         raise ModelError(f"{folder}: feature_layers {list(layers)} must be three increasing layers "
                          f"of the encoder's {depth}")
     return layers  # type: ignore[return-value]
+
+
+# How the encoder computes on a CPU. "auto" is bf16 where the CPU has native bf16
+# instructions (numerically what training used), else fp32: both give the dev scores in
+# the model card. "int8" is opt-in: faster where there is no bf16, at a measured cost in
+# quality (MODEL_CARD.md, "Precision").
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    if device != "cpu":
+        return "fp32"  # a GPU run: autocast and quantization here are CPU paths
+    if precision == "auto":
+        return "bf16" if cpu_runs_bf16_fast() else "fp32"
+    return precision
+
+
+def quantize_int8(encoder: nn.Module) -> nn.Module:
+    """The encoder with every Linear replaced by a dynamically quantized int8 one: weights
+    int8 per output channel (per-tensor scales cost 0.006 more dev SI), activations
+    quantized per batch. Embeddings, LayerNorms, attention products and the heads stay fp32.
+
+    Why PyTorch's eager `quantize_dynamic`: it needs no second copy of the weights on disk
+    (the int8 weights are made from the fp32 ones at load, in well under a second), and
+    ONNX Runtime's int8 was about as fast here (MODEL_CARD.md). torch 2.13 marks the
+    eager API deprecated in favour of torchao; torch is pinned, so it stays until then.
+    """
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the deprecation notices, once per load
+        return quantize_dynamic(encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                inplace=True)
 
 
 def linears_to_bf16(module: nn.Module) -> None:
