@@ -556,7 +556,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 def resolve_precision(precision: str, device: str) -> str:
     if device != "cpu":
-        return "fp32"  # a GPU run: autocast and quantization here are CPU paths
+        return "fp32"  # a GPU run: the bf16 and int8 paths here are CPU paths
     if precision == "auto":
         return "bf16" if cpu_runs_bf16_fast() else "fp32"
     return precision
@@ -564,12 +564,12 @@ def resolve_precision(precision: str, device: str) -> str:
 
 def quantize_int8(encoder: nn.Module) -> nn.Module:
     """The encoder with every Linear replaced by a dynamically quantized int8 one: weights
-    int8 per output channel (per-tensor scales cost 0.006 more dev SI), activations
+    int8 per output channel (per-tensor scales cost 0.007 more dev SI), activations
     quantized per batch. Embeddings, LayerNorms, attention products and the heads stay fp32.
 
     Why PyTorch's eager `quantize_dynamic`: it needs no second copy of the weights on disk
     (the int8 weights are made from the fp32 ones at load, in well under a second), and
-    ONNX Runtime's int8 was about as fast here (MODEL_CARD.md). torch 2.13 marks the
+    ONNX Runtime's int8 was only about 10% faster here, for a second runtime (MODEL_CARD.md). torch 2.13 marks the
     eager API deprecated in favour of torchao; torch is pinned, so it stays until then.
     """
     import warnings
