@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from redline.io.ptc import Label, group_by_article, load_articles, read_labels  # noqa: E402
 from redline.metrics import score_flc, score_si, score_tc  # noqa: E402
+from redline.models import PRECISIONS  # noqa: E402
 from redline.pipeline import analyze  # noqa: E402
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--components", default=None)
     ap.add_argument("--threshold", type=float, default=None)
-    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default=None,
+    ap.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="the technique encoder's precision (default: $REDLINE_PRECISION, else auto)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()

@@ -22,6 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from redline.models import PRECISIONS  # noqa: E402  (torch-free; redline sets the OpenMP policy first)
+
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -47,7 +49,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N dev articles")
     ap.add_argument("--repeat", type=int, default=1,
                     help="passes over dev and cold starts; figures are medians, with the range")
-    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default=None,
+    ap.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="the technique encoder's precision (default: $REDLINE_PRECISION, else auto)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()

@@ -12,6 +12,7 @@ import typer
 
 from redline import __version__
 from redline.errors import RedlineError
+from redline.models import PRECISIONS
 
 app = typer.Typer(
     name="redline",
@@ -30,12 +31,7 @@ class Fmt(str, Enum):
     html = "html"
 
 
-class Precision(str, Enum):
-    """redline.models.technique_net.PRECISIONS (not imported here: it would import torch)."""
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-    int8 = "int8"
+Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # redline.models.PRECISIONS
 
 
 class Task(str, Enum):

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from redline.errors import ModelError
+from redline.models import PRECISIONS
 from redline.models.deltas import unpack as unpack_deltas
 from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path
 from redline.taxonomy import PTC_TECHNIQUES
@@ -360,7 +361,6 @@ class TechniqueModel:
         self.decode = DecodeParams(**self.config.get("decode", {}))
         self.calibration = self.config.get("calibration")  # isotonic knots: {"x": [...], "y": [...]}
         self.precision = resolve_precision(precision, device)
-        self.bf16 = self.precision == "bf16"
         for net in self.nets:
             if self.bf16:
                 linears_to_bf16(net.encoder)
@@ -386,6 +386,11 @@ class TechniqueModel:
                 raise ModelError(f"{self.folder}: unreadable stacker in config.json ({exc!r})") from exc
             if self.stacker[0].shape != (N_TECH, 2 * N_TECH) or self.stacker[1].shape != (N_TECH,):
                 raise ModelError(f"{self.folder}: the stacker's weights do not fit two {N_TECH}-class members")
+
+    @property
+    def bf16(self) -> bool:
+        """Whether the encoder runs under bf16 autocast (its Linear weights stored in bf16)."""
+        return self.precision == "bf16"
 
     # -- encoder pass ---------------------------------------------------------------
     @torch.inference_mode()
@@ -545,13 +550,6 @@ def feature_layers(config: dict, depth: int, folder: Path) -> tuple[int, int, in
         raise ModelError(f"{folder}: feature_layers {list(layers)} must be three increasing layers "
                          f"of the encoder's {depth}")
     return layers  # type: ignore[return-value]
-
-
-# How the encoder computes on a CPU. "auto" is bf16 where the CPU has native bf16
-# instructions (numerically what training used), else fp32: both give the dev scores in
-# the model card. "int8" is opt-in: faster where there is no bf16, at a measured cost in
-# quality (MODEL_CARD.md, "Precision").
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def resolve_precision(precision: str, device: str) -> str:
