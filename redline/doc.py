@@ -58,16 +58,39 @@ class Mention:
         return out
 
 
+MAIN_ROLES = ("Protagonist", "Antagonist", "Innocent")
+
+
 @dataclass
 class Role:
-    """How the article portrays an actor (SemEval-2025 Task 10 entity framing)."""
+    """How the article casts an actor (SemEval-2025 Task 10 entity framing).
 
-    main: str  # Protagonist | Antagonist | Innocent
+    A role describes the text, not the actor: "Antagonist" means this article presents
+    the actor as a villain. `main` is None ("unclear") when the model is not sure
+    enough; `guess` is its best guess all the same (what `redline frame` writes).
+    """
+
+    main: str | None  # Protagonist | Antagonist | Innocent, or None: unclear
     fine: list[str] = field(default_factory=list)
-    score: float = 0.0
+    score: float = 0.0  # calibrated probability of `guess`
+    guess: str = ""  # the most probable main role, also when `main` is None
+    probabilities: dict[str, float] = field(default_factory=dict)  # per main role, calibrated
+    # What in the text supports the reading, e.g. {"techniques_aimed": {...}, "agent_of_harm": 2}.
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.guess and self.main:
+            self.guess = self.main
 
     def to_json(self) -> dict[str, Any]:
-        return {"main": self.main, "fine": list(self.fine), "score": round(float(self.score), 4)}
+        return {
+            "main": self.main,
+            "guess": self.guess or None,
+            "fine": list(self.fine),
+            "score": round(float(self.score), 4),
+            "probabilities": {k: round(float(v), 4) for k, v in self.probabilities.items()},
+            "evidence": dict(self.evidence),
+        }
 
 
 @dataclass
@@ -110,6 +133,26 @@ class Relation:
 
 
 @dataclass
+class Attribution:
+    """Who vouches for a claim in this article: the words naming the speaker and the cue.
+
+    `source` is the speaker's mention in this article (for a pronoun speaker, the nearest
+    full mention of the actor it refers to); `actor` the id of that actor, or None when
+    the speaker is no actor (e.g. "a spokesman"); `cue` the reporting words ("said",
+    "according to", a quotation's verb), or None when there are none (a bare quote).
+    """
+
+    source: Mention
+    actor: str | None = None
+    cue: Mention | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        src = {"start": self.source.start, "end": self.source.end, "text": self.source.text, "actor": self.actor}
+        cue = {"start": self.cue.start, "end": self.cue.end, "text": self.cue.text} if self.cue else None
+        return {"source": src, "cue": cue}
+
+
+@dataclass
 class Claim:
     """A sentence asserting a checkable fact, with who vouches for it."""
 
@@ -119,6 +162,7 @@ class Claim:
     checkworthiness: float
     source: str  # actor id of whoever vouches for it, or "author"
     hedges: list[Mention] = field(default_factory=list)
+    attribution: Attribution | None = None  # None: the author's own voice
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +171,7 @@ class Claim:
             "text": self.text,
             "checkworthiness": round(float(self.checkworthiness), 4),
             "source": self.source,
+            "attribution": self.attribution.to_json() if self.attribution else None,
             "hedges": [h.to_json() for h in self.hedges],
         }
 
