@@ -59,6 +59,79 @@ def test_small_texts():
 def test_negation_and_verb_map():
     _, rels = relations_of("Iran did not attack Israel.")
     assert not any(t == "attack" for _, t, _ in rels)
+    assert relations_of("Russia did not attack Ukraine.")[1] == set()
     assert relation_type("face", "off") == "attack"
     assert relation_type("announce") == "state"
     assert relation_type("bake") is None
+
+
+# Each case: a hand-written sentence, the relations a reader would draw, and those that
+# would be wrong (wrong doer, wrong type, or an act the sentence says did not happen).
+CASES = [
+    # passives: the `by` object is the doer, also in a participle ("civilians killed by")
+    ("Kurdish fighters killed by Turkish forces were buried on Monday.",
+     {("Turkey", "kill_injure", "Kurdish fighters")}, {("Kurdish fighters", "kill_injure", "Turkey")}),
+    ("The militia that attacked Baghdad is backed by Iran.",
+     {("militia", "attack", "Iraq"), ("Iran", "support", "militia")}, set()),
+    ("Hezbollah fighters, who were armed by Iran, attacked Israel.",
+     {("Iran", "supply_arms", "Hezbollah"), ("Hezbollah", "attack", "Israel")}, set()),
+    # relative clauses: the relative pronoun as object
+    ("The rebels whom Iran supports attacked Aleppo.",
+     {("Iran", "support", "rebels"), ("rebels", "attack", "Aleppo")}, {("rebels", "support", "Iran")}),
+    # conjunctions: of subjects, and an object shared by two verbs
+    ("Russia and China support Syria.", {("Russia", "support", "Syria"), ("China", "support", "Syria")}, set()),
+    ("Hezbollah attacked and killed Israeli soldiers.",
+     {("Hezbollah", "attack", "Israel"), ("Hezbollah", "kill_injure", "Israel")}, set()),
+    # event nouns: possessor and `by` are doers, `of` of a transitive noun is the patient
+    ("Russia's attack on Ukraine shocked Europe.", {("Russia", "attack", "Ukraine")}, set()),
+    ("The invasion of Iraq by the United States began in 2003.",
+     {("United States", "attack", "Iraq")}, {("Iraq", "attack", "United States")}),
+    # object control: the object of "urge"/"accuse of" does the embedded act
+    ("Israel accused Hamas of attacking Egypt.",
+     {("Israel", "accuse", "Hamas"), ("Hamas", "attack", "Egypt")}, {("Israel", "attack", "Egypt")}),
+    ("Barack Obama urged Germany to sanction Russia.",
+     {("Barack Obama", "demand", "Germany")}, {("Barack Obama", "attack", "Russia"), ("Germany", "attack", "Russia")}),
+    # reported clauses: Y attack Z plus X state Y, never X attack Z
+    ("Israel says Hamas attacked Egypt.",
+     {("Hamas", "attack", "Egypt"), ("Israel", "state", "Hamas")}, {("Israel", "attack", "Egypt")}),
+    ("Iranian officials said that the Syrian army killed 20 rebels.",
+     {("Syria", "kill_injure", "rebels"), ("Iran", "state", "Syria")}, {("Iran", "kill_injure", "rebels")}),
+    # acts that did not happen: denied, refused, only threatened
+    ("Iran denied attacking Saudi Arabia.", set(), {("Iran", "attack", "Saudi Arabia")}),
+    ("Turkey refused to support Sweden.", set(), {("Turkey", "support", "Sweden")}),
+    ("Iran threatened to attack Israel.", {("Iran", "threaten", "Israel")}, {("Iran", "attack", "Israel")}),
+    # context decides the type
+    ("Russia sent tanks to Syria.", {("Russia", "supply_arms", "Syria")}, set()),
+    ("Russia gave credit to China.", set(), {("Russia", "give_aid", "China")}),
+    ("Saudi Arabia withdrew from the Paris agreement.", set(), {("Saudi Arabia", "deploy", "France")}),
+    ("Donald Trump attacked Hillary Clinton in a tweet.",
+     {("Donald Trump", "accuse", "Hillary Clinton")}, {("Donald Trump", "attack", "Hillary Clinton")}),
+    ("Hillary Clinton called on Donald Trump to apologize.", {("Hillary Clinton", "demand", "Donald Trump")}, set()),
+    # "the New York businessman" is no act of New York
+    ("The New York businessman attacked Mexico.", set(), {("New York", "attack", "Mexico")}),
+]
+
+
+@pytest.mark.parametrize("text,expected,wrong", CASES, ids=[c[0][:40] for c in CASES])
+def test_hand_written_sentences(text, expected, wrong):
+    _, rels = relations_of(text)
+    assert expected <= rels, rels
+    assert not (wrong & rels), rels
+
+
+def test_statements_need_an_actor_they_are_about():
+    # the hearer is no object; "he" in the reported clause is mostly the speaker
+    assert relations_of("Vladimir Putin told Angela Merkel that the weather was fine.")[1] == set()
+    assert relations_of("Donald Trump said he would win.")[1] == set()
+    # a statement gives way to a more specific relation between the same two actors
+    _, rels = relations_of("Israel criticized Iran, saying that Iran supports Hamas.")
+    assert ("Israel", "accuse", "Iran") in rels and ("Israel", "state", "Iran") not in rels
+    assert ("Iran", "support", "Hamas") in rels
+
+
+def test_one_relation_per_sentence_and_no_self_relations():
+    doc, _ = relations_of("Russia attacked Ukraine and attacked Ukraine again, and Russia's attack on Ukraine "
+                          "continued. Russia attacked Ukraine.")
+    keys = [(r.subject, r.type, r.object) for r in doc.relations]
+    assert keys.count(("russia", "attack", "ukraine")) == 2  # once per sentence
+    assert all(r.subject != r.object for r in doc.relations)

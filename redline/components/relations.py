@@ -1,26 +1,53 @@
 """Relations: who does what to whom, read off the spaCy dependency parse.
 
-For every verb (and a few event nouns: "the intervention of Russia", "Iran's arms deals
-with Russia") the component finds the agent and the patients among the actors:
+For every verb (and event nouns: "Russia's intervention in Syria", "the Israeli attack
+on Gaza", "the invasion of Iraq") the component finds the agent (the doer) and the
+patients among the actors, and keeps a relation only where both are actors and differ:
 
-* agent: the nominal subject; the `by` object of a passive ("killed by X"); the noun a
-  participle modifies ("militia forces affiliated to the Iranian regime"); for verbs
-  without a subject of their own, the subject of the verb they depend on (xcomp, conj,
-  advcl, "by dispatching"). For event nouns: the possessor or the `of` object.
-* patients: direct and dative objects, the subject of a passive, objects of
-  prepositions attached to the verb (against, on, with, to, at, into, ...), objects
-  of a particle verb ("face off with"); for statements ("announced that Iran is
-  ready ...") the actors in the reported clause's subject.
-* an argument that is not itself an actor resolves through its possessor or `of`
-  object ("the presence of Assad" -> Assad) and through resolved pronouns.
+* agent: the nominal subject; the `by` object of a passive ("killed by X", "civilians
+  killed by X"); the noun an -ing participle or a relative clause modifies ("fighters
+  attacking X", "the militia that attacked X"); for verbs without a subject of their own,
+  the subject of the verb they depend on ("attacked and killed", "by dispatching"), or
+  its object where that verb's object is the doer ("urged X to attack", "accused X of
+  attacking"). For event nouns: the possessor, an adjective or compound naming an actor
+  ("Russian", "Iran-backed"), or the `of` object of nouns that have no object of their
+  own ("the intervention of Russia"); for nouns of transitive verbs the `of` object is
+  the patient ("the invasion of Iraq").
+* patients: direct objects, the subject of a passive, the noun a relative clause
+  modifies when the clause's object is the relative ("the rebels whom Iran supports"),
+  objects of the prepositions that mark a patient for that kind of event (against, on,
+  at, with, to, into; plus in/from for deployments and aid); an object shared by
+  conjoined verbs ("attacked and destroyed X").
+* a statement ("said", "announced") needs an actor it is about: the subject of the
+  reported clause ("said that Iran is ready", a pronoun there mostly means the speaker and
+  is not used) or an `about`/`of` object. "X said Y attacked Z" gives Y attack Z and
+  X state Y, never X attack Z. A statement is dropped where the same speaker has a more
+  specific relation to the same actor in the sentence, and the hearer ("told X") is no
+  object.
+* an argument that is not itself an actor resolves through an apposition, its possessor
+  or `of` object ("the presence of Assad" -> Assad; but "Trump's supporters" are not
+  Trump), or an actor named as a compound ("IRGC forces"; but "the Ohio native" is no
+  act of Ohio).
 
-The verb lemma maps to a coarse event type (`redline.taxonomy.RELATION_TYPES`);
-"provide/send/sell" become `supply_arms` when their object mentions weapons, and
-`deploy` when it mentions troops. Each relation's start/end is its clause: the verb's
-subtree clipped to its sentence. Negated predicates ("won't attack") are skipped.
+Not drawn: negated predicates ("won't attack"), acts that a governing verb says did not
+or have not yet happened ("denied attacking", "refused to support", "threatened to attack"
+gives the threat only, "urged X to sanction Y" gives the demand only), pronoun agents
+inside quotation marks (a quote's "he" or "we" is too often misresolved), and sentences in
+capitals (embedded headlines parse badly). The same (subject, type, object) is kept once a
+sentence.
+
+The verb lemma maps to a coarse event type (`redline.taxonomy.RELATION_TYPES`); context
+refines it: "provide/send/sell" are `supply_arms` with weapons, `deploy` with troops,
+`give_aid` with money or aid and nothing otherwise; "call" and "ask" are demands only
+with "for"/"on" or an infinitive ("called on X to"), not when they name or phone; a
+verbal "attack" between two people is `accuse`. Each relation's start/end is its clause:
+the verb's subtree clipped to its sentence.
 """
 
 from __future__ import annotations
+
+import bisect
+import re
 
 from redline.components.actors import actor_index
 from redline.components.nlp import parse
@@ -64,6 +91,7 @@ PHRASAL = {("face", "off"): "attack", ("crack", "down"): "attack", ("pull", "out
            ("take", "over"): "attack", ("wipe", "out"): "kill_injure", ("shoot", "down"): "attack",
            ("call", "for"): "demand", ("call", "on"): "demand", ("speak", "out"): "state"}
 TRANSFER_VERBS = {"provide", "supply", "send", "sell", "give", "deliver", "ship", "transfer", "offer", "equip"}
+# Event nouns. The names of `NOUN_TYPE` come from the verb list's idea: one coarse type each.
 NOUN_TYPE = {
     "intervention": "deploy", "invasion": "attack", "occupation": "deploy", "attack": "attack",
     "attacks": "attack", "assault": "attack", "offensive": "attack", "strike": "attack", "strikes": "attack",
@@ -73,17 +101,61 @@ NOUN_TYPE = {
     "threat": "threaten", "threats": "threaten", "killing": "kill_injure", "massacre": "kill_injure",
     "accusation": "accuse", "accusations": "accuse", "demand": "demand", "demands": "demand",
     "sanctions": "attack", "crackdown": "attack", "involvement": "deploy",
+    "annexation": "attack", "shelling": "attack", "airstrike": "attack", "airstrikes": "attack",
+    "raid": "attack", "raids": "attack", "siege": "attack", "blockade": "attack", "persecution": "attack",
+    "repression": "attack", "oppression": "attack", "assassination": "kill_injure", "execution": "kill_injure",
+    "backing": "support", "condemnation": "accuse", "criticism": "accuse",
 }
+# Nouns of transitive verbs: their `of` object is what is acted on ("the invasion of Iraq"),
+# not the doer, which those nouns only take as a possessor or an adjective ("Russia's", "Russian").
+THEME_OF_NOUNS = {"invasion", "occupation", "bombing", "killing", "massacre", "deployment", "funding", "annexation",
+                  "shelling", "persecution", "repression", "oppression", "assassination", "execution", "siege",
+                  "blockade", "backing", "condemnation", "criticism", "support", "destruction"}
 WEAPONS = {"arm", "arms", "weapon", "weapons", "missile", "missiles", "rocket", "rockets", "drone", "drones",
            "ammunition", "munition", "munitions", "tank", "tanks", "artillery", "jet", "jets", "bomb", "bombs",
            "warplane", "warplanes", "fighter", "rifle", "rifles", "gun", "guns", "howitzer", "howitzers",
            "helicopter", "helicopters", "system", "systems", "shell", "shells", "military"}
 TROOPS = {"troops", "forces", "force", "soldiers", "army", "militia", "militias", "fighters", "commanders",
           "mercenaries", "units", "battalions", "brigades", "advisers", "advisors", "personnel"}
-PATIENT_PREPS = {"against", "on", "with", "to", "at", "into", "upon", "for", "toward", "towards", "over", "in",
-                 "from", "of"}
+AID = {"aid", "money", "funds", "fund", "funding", "loan", "loans", "cash", "dollars", "euros", "million", "billion",
+       "food", "supplies", "medicine", "medicines", "assistance", "grant", "grants", "relief", "vaccines", "fuel",
+       "humanitarian", "support"}
+# Which prepositions mark a patient, per type ("fight with X", "send troops to X"; but
+# "blame X for Y" and "accuse X of Y" name the deed, not a second patient).
+BASE_PREPS = {"against", "on", "upon", "at", "into", "toward", "towards", "with", "to"}
+PATIENT_PREPS = {
+    "support": BASE_PREPS | {"for"},
+    "give_aid": BASE_PREPS | {"for", "in", "from"},
+    "supply_arms": BASE_PREPS | {"for", "in", "from"},
+    "deploy": BASE_PREPS | {"in", "from"},
+    "accuse": {"against", "at"},
+    "demand": {"on", "upon", "from"},
+    "state": set(),
+}
 SUBJ_DEPS = {"nsubj", "csubj"}
 OBJ_DEPS = {"dobj", "dative", "iobj", "obj", "attr", "oprd"}
+RELATIVE_TAGS = {"WDT", "WP"}
+# Governing verbs whose xcomp/pcomp act has not (or not yet) happened: "denied attacking",
+# "refused to support", "threatened to attack" (the threat is the relation), "urged X to
+# sanction Y" (the demand is).
+UNREALIZED_HEADS = {"deny", "refuse", "fail", "avoid", "stop", "cease", "decline", "quit", "halt", "threaten",
+                    "vow", "warn", "promise", "pledge", "plan", "intend", "want", "wish", "hope", "seek", "consider",
+                    "urge", "ask", "demand", "call", "order", "press", "pressure", "beg", "implore", "request",
+                    "encourage", "need", "expect", "prepare", "aim", "propose"}
+# Verbs whose subject, not object, does the infinitive ("Iran promised Assad to protect ...").
+SUBJECT_CONTROL = {"promise", "vow", "threaten", "pledge"}
+# Stative participles whose modified noun is the subject: "militias affiliated to Iran".
+STATIVE_PARTICIPLES = {"affiliate", "ally", "align", "link", "loyal", "tie", "connect", "associate"}
+# Heads that are other people than their possessor: "Trump's supporters" are not Trump.
+OTHER_PEOPLE = {"supporter", "supporters", "voter", "voters", "fan", "fans", "follower", "followers", "critic",
+                "critics", "opponent", "opponents", "rival", "rivals", "enemy", "enemies", "victim", "victims",
+                "family", "wife", "husband", "son", "daughter", "children", "mother", "father", "friend", "friends",
+                "lawyer", "lawyers", "base", "detractors", "challenger", "successor", "predecessor"}
+# Heads through which a named place acts: "Syrian army", "Iranian officials", "the Kremlin".
+STATE_HEADS = TROOPS | {"government", "regime", "administration", "officials", "authorities", "military", "navy",
+                        "ministry", "police", "leadership", "state", "embassy", "diplomats", "delegation",
+                        "intelligence", "agents", "warplanes", "jets", "drones"}
+PRONOUN_TAGS = {"PRP", "PRP$"}
 
 
 def relation_type(lemma: str, prt: str = "") -> str | None:
@@ -93,12 +165,20 @@ def relation_type(lemma: str, prt: str = "") -> str | None:
     return VERB_TYPE.get(lemma)
 
 
+def _quoted_regions(text: str) -> list[tuple[int, int]]:
+    """Character ranges inside quotation marks (curly pairs, or straight pairs on one line)."""
+    return [(m.start(), m.end()) for m in re.finditer(r"“[^”]*”|\"[^\"\n]*\"", text)]
+
+
 class _Extractor:
     def __init__(self, doc: Document):
         self.doc = doc
         self.sp = parse(doc)
         self.index = actor_index(doc)
         self.token_actor = self.index.token_actor
+        self.actor_type = {a.id: a.type for a in doc.actors}
+        self._quotes = _quoted_regions(doc.text)
+        self._quote_starts = [s for s, _ in self._quotes]
 
     # ------------------------------------------------------------ argument -> actors
     def actors_of(self, tok, depth: int = 0) -> list[str]:
@@ -114,7 +194,7 @@ class _Extractor:
                 # "the commander, Gen. Pourdastan,": the apposition names the actor
                 if c.dep_ == "appos" and self.token_actor.get(c.i):
                     found.append(self.token_actor[c.i])
-            if not found and depth < 2:
+            if not found and depth < 2 and t.lower_ not in OTHER_PEOPLE:
                 # "the presence of Assad", "Iran's deals", "the Syrian people's uprising"
                 for c in t.children:
                     if c.dep_ == "poss" or (c.dep_ == "prep" and c.lower_ == "of"):
@@ -122,86 +202,146 @@ class _Extractor:
                         for g in targets:
                             found += self.actors_of(g, depth + 1)
             if not found:
-                # "IRGC forces", "Quds Force commanders": an actor named inside the phrase
+                # "IRGC forces", "Quds Force commanders": an actor named inside the phrase; a
+                # place only through its state ("Syrian army"), not "the New York businessman"
                 for c in t.children:
-                    if c.dep_ in ("compound",) and self.token_actor.get(c.i):
-                        found.append(self.token_actor[c.i])
+                    aid = self.token_actor.get(c.i) if c.dep_ == "compound" else None
+                    if aid and (self.actor_type.get(aid) != "GPE" or t.lower_ in STATE_HEADS):
+                        found.append(aid)
             out += found
-        seen = []
-        for a in out:
-            if a not in seen:
-                seen.append(a)
-        return seen
+        return list(dict.fromkeys(out))
 
-    def subject_of(self, verb, depth: int = 0) -> list[str]:
+    def _relative_head(self, tok):
+        """A relative pronoun stands for the noun its clause modifies ("the militia that ...")."""
+        clause = tok.head
+        if tok.tag_ in RELATIVE_TAGS and clause.dep_ == "relcl" and clause.head.i != clause.i:
+            return clause.head
+        return tok
+
+    def subject_tokens(self, verb, depth: int = 0) -> list:
+        """The tokens that name the doer of `verb` (see the module docstring)."""
         for c in verb.children:
             if c.dep_ in SUBJ_DEPS:
-                return self.actors_of(c)
+                return [self._relative_head(c)]
             if c.dep_ == "agent":  # passive "by X"
-                for g in c.children:
-                    if g.dep_ == "pobj":
-                        return self.actors_of(g)
-        if verb.dep_ in ("acl",) and verb.tag_ in ("VBN", "VBG") and verb.head.i != verb.i:
-            return self.actors_of(verb.head)
-        if verb.dep_ == "relcl" and verb.head.i != verb.i:
-            for c in verb.children:
-                if c.dep_ in ("nsubj", "nsubjpass") and c.tag_ in ("WDT", "WP"):
-                    return self.actors_of(verb.head)
+                return [g for g in c.children if g.dep_ == "pobj"]
+        if verb.dep_ == "acl" and verb.head.i != verb.i and (
+                verb.tag_ == "VBG" or verb.lemma_.lower() in STATIVE_PARTICIPLES):
+            return [verb.head]  # "fighters attacking X", "militias affiliated to X"
         if depth < 3 and verb.head.i != verb.i:
             head = verb.head
-            if verb.dep_ in ("xcomp", "conj", "advcl") and head.pos_ in ("VERB", "AUX"):
-                return self.subject_of(head, depth + 1)
+            if verb.dep_ == "xcomp" and head.pos_ in ("VERB", "AUX"):
+                controller = self._object_controller(head)
+                return [controller] if controller is not None else self.subject_tokens(head, depth + 1)
+            if verb.dep_ in ("conj", "advcl") and head.pos_ in ("VERB", "AUX"):
+                return self.subject_tokens(head, depth + 1)
             if verb.dep_ == "pcomp" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
-                return self.subject_of(head.head, depth + 1)
+                # "accused X of attacking", "blamed X for killing": X does it; "by dispatching": the subject
+                if head.lower_ in ("of", "for"):
+                    obj = next((c for c in head.head.children if c.dep_ == "dobj"), None)
+                    if obj is not None:
+                        return [obj]
+                return self.subject_tokens(head.head, depth + 1)
             if verb.dep_ == "xcomp" and head.pos_ == "ADJ" and head.head.pos_ in ("VERB", "AUX"):
-                return self.subject_of(head.head, depth + 1)
+                return self.subject_tokens(head.head, depth + 1)
         return []
+
+    def _object_controller(self, head):
+        """In "urged X to attack" / "called on X to stop", X does the infinitive."""
+        if head.lemma_.lower() in SUBJECT_CONTROL:
+            return None
+        for c in head.children:
+            if c.dep_ == "dobj":
+                return c
+            if c.dep_ == "prep" and c.lower_ in ("on", "upon"):
+                pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+                if pobj is not None:
+                    return pobj
+        return None
+
+    def subject_of(self, verb, depth: int = 0) -> list[str]:
+        """The actors doing `verb` (used by the claims component for speakers too)."""
+        return [a for t in self.subject_tokens(verb, depth) for a in self.actors_of(t)]
 
     def passive_subject(self, verb) -> list[str]:
         for c in verb.children:
             if c.dep_ == "nsubjpass":
-                return self.actors_of(c)
+                return self.actors_of(self._relative_head(c))
         return []
 
+    def _pobj_actors(self, prep) -> list[str]:
+        return [a for g in prep.children if g.dep_ == "pobj" for a in self.actors_of(g)]
+
     def objects_of(self, verb, typ: str) -> list[str]:
+        preps = PATIENT_PREPS.get(typ, BASE_PREPS)
         out: list[str] = []
         for c in verb.children:
             if c.dep_ in OBJ_DEPS and c.pos_ == "ADP":  # "sent troops to Syria": "to" parsed as dative
-                out += [a for g in c.children if g.dep_ == "pobj" for a in self.actors_of(g)]
-            elif c.dep_ in OBJ_DEPS:
-                out += self.actors_of(c)
-            elif c.dep_ == "prep" and c.lower_ in PATIENT_PREPS:
-                if c.lower_ in ("in", "from", "of") and typ not in ("deploy", "give_aid", "supply_arms"):
-                    continue
-                for g in c.children:
-                    if g.dep_ == "pobj":
-                        out += self.actors_of(g)
+                out += self._pobj_actors(c)
+            elif c.dep_ in ("dobj", "dative", "iobj", "obj") and c.tag_ not in RELATIVE_TAGS:
+                # a demand is made of someone, not of "the deployment of units"
+                out += self.actors_of(c, depth=2 if typ == "demand" else 0)
+            elif c.dep_ == "prep" and c.lower_ in preps:
+                out += self._place_filtered(c, self._pobj_actors(c))
             elif c.dep_ == "prt":
                 for g in c.children:
                     if g.dep_ == "prep":
-                        for h in g.children:
-                            if h.dep_ == "pobj":
-                                out += self.actors_of(h)
+                        out += self._pobj_actors(g)
+        return out
+
+    def _place_filtered(self, prep, actors: list[str]) -> list[str]:
+        # "in"/"from" name where forces or aid go, so only places: not "involvement in NATO"
+        if prep.lower_ in ("in", "from"):
+            return [a for a in actors if self.actor_type.get(a) == "GPE"]
+        return actors
+
+    def reported_about(self, clause) -> list[str]:
+        """Whom a reported clause is about: its subject, unless that is a pronoun (mostly the speaker)."""
+        out: list[str] = []
+        if VERB_TYPE.get(clause.lemma_.lower()) == "state" and not any(
+                c.dep_ in ("ccomp", "parataxis") for c in clause.children):
+            return out  # '"...," X said, Y reported': a second speaker, misparsed as what is said
+        for c in clause.children:
+            if c.dep_ in ("nsubj", "nsubjpass") and c.tag_ not in PRONOUN_TAGS:
+                out += self.actors_of(self._relative_head(c))
         return out
 
     def statement_objects(self, verb) -> list[str]:
         out: list[str] = []
         for c in verb.children:
-            if c.dep_ in ("ccomp", "xcomp"):
-                out += self.subject_of(c) + self.passive_subject(c)
-                if not out:
-                    out += self.objects_of(c, "state")
-            elif c.dep_ in ("dative", "iobj"):
-                out += [a for g in c.children if g.dep_ == "pobj" for a in self.actors_of(g)] if c.pos_ == "ADP" \
-                    else self.actors_of(c)
-            elif c.dep_ == "prep" and c.lower_ in ("to", "about", "against"):
-                for g in c.children:
-                    if g.dep_ == "pobj":
-                        out += self.actors_of(g)
+            if c.dep_ in ("ccomp", "parataxis") and c.pos_ in ("VERB", "AUX"):
+                out += self.reported_about(c)
+            elif c.dep_ == "prep" and c.lower_ in ("about", "of"):  # "says of Clinton"
+                out += self._pobj_actors(c)
         return out
 
     def negated(self, verb) -> bool:
         return any(c.dep_ == "neg" for c in verb.children)
+
+    def unrealized(self, tok) -> bool:
+        """Negated, or embedded under a verb saying the act did not or has not yet happened."""
+        if self.negated(tok):
+            return True
+        cur = tok
+        for _ in range(3):
+            head = cur.head
+            if head.i == cur.i:
+                return False
+            if cur.dep_ == "pcomp" and head.dep_ == "prep":
+                cur, head = head, head.head
+            if cur.dep_ not in ("xcomp", "ccomp", "prep"):
+                return False
+            if head.pos_ not in ("VERB", "AUX"):
+                return False
+            lemma = head.lemma_.lower()
+            if self.negated(head) or lemma in ("deny",) or (cur.dep_ != "ccomp" and lemma in UNREALIZED_HEADS):
+                return True
+            cur = head
+        return False
+
+    def in_quote(self, tok) -> bool:
+        i = bisect.bisect_right(self._quote_starts, tok.idx) - 1
+        return i >= 0 and tok.idx < self._quotes[i][1]
 
     # ------------------------------------------------------------------ relations
     def clause_span(self, tok) -> tuple[int, int]:
@@ -211,89 +351,165 @@ class _Extractor:
         e = max(t.idx + len(t.text) for t in toks) if toks else sent.end_char
         return s, e
 
+    def verb_type(self, tok, lemma: str, prt: str) -> str | None:
+        typ = relation_type(lemma, prt)
+        preps = {c.lower_ for c in tok.children if c.dep_ == "prep"}
+        has_infinitive = any(c.dep_ == "xcomp" for c in tok.children)
+        if lemma in TRANSFER_VERBS:
+            obj_words = {t.lower_ for c in tok.children if c.dep_ in OBJ_DEPS or c.dep_ == "prep"
+                         for t in c.subtree}
+            if obj_words & WEAPONS:
+                return "supply_arms"
+            if obj_words & TROOPS:
+                return "deploy"
+            return "give_aid" if obj_words & AID else None  # "gave credit to", "delivered a speech"
+        if lemma == "call" and not prt:  # "called X on Friday to thank her" is a phone call
+            on_actor = any(c.dep_ == "prep" and c.lower_ in ("on", "upon") and self._pobj_actors(c)
+                           for c in tok.children)
+            return "demand" if ("for" in preps or on_actor) else None
+        if lemma == "ask" and not prt:  # "asked her about" is a question
+            return "demand" if ("for" in preps or has_infinitive) else None
+        if lemma in ("involve", "participate"):
+            return None  # "was involved in", "took part in": no one is acted on
+        if lemma in ("withdraw", "evacuate") or (lemma, prt) == ("pull", "out"):
+            obj_words = {t.lower_ for c in tok.children if c.dep_ in OBJ_DEPS for t in c.subtree}
+            return typ if obj_words & TROOPS else None  # not "withdraw from the Paris agreement"
+        if lemma == "seize" and not any(c.dep_ == "dobj" for c in tok.children):
+            return None  # "seized on X's remarks": exploiting words, not taking a place
+        if typ == "state" and "against" in preps:
+            return "accuse"  # "spoke out against X"
+        return typ
+
     def verb_relations(self):
-        sp = self.sp
-        for tok in sp:
-            if tok.pos_ not in ("VERB",) and not (tok.pos_ == "AUX" and tok.dep_ == "ROOT"):
+        for tok in self.sp:
+            if tok.pos_ != "VERB" and not (tok.pos_ == "AUX" and tok.dep_ == "ROOT"):
                 continue
             prt = next((c.lower_ for c in tok.children if c.dep_ == "prt"), "")
             lemma = tok.lemma_.lower()
-            typ = relation_type(lemma, prt)
-            obj_words = {t.lower_ for c in tok.children if c.dep_ in OBJ_DEPS or c.dep_ == "prep"
-                         for t in c.subtree}
-            if lemma in TRANSFER_VERBS:
-                typ = "supply_arms" if obj_words & WEAPONS else "deploy" if obj_words & TROOPS else "give_aid"
+            typ = self.verb_type(tok, lemma, prt)
             if typ is None:
                 # "the uprising began against X": a generic verb with an event-noun subject
                 subj = next((c for c in tok.children if c.dep_ in SUBJ_DEPS), None)
                 if subj is not None and subj.lower_ in NOUN_TYPE and lemma in ("begin", "start", "continue", "erupt",
                                                                                "break", "come", "launch"):
-                    agents = self.noun_agents(subj)
-                    patients = self.objects_of(tok, NOUN_TYPE[subj.lower_])
-                    yield from self.emit(agents, patients, subj.lemma_.lower(), NOUN_TYPE[subj.lower_], tok)
+                    noun_typ = NOUN_TYPE[subj.lower_]
+                    yield from self.emit(self.noun_agent_tokens(subj), self.objects_of(tok, noun_typ),
+                                         subj.lemma_.lower(), noun_typ, tok)
                 continue
-            if self.negated(tok):
+            if self.unrealized(tok):
                 continue
-            if tok.tag_ == "VBN" and any(c.dep_ in ("nsubjpass", "auxpass") for c in tok.children):
-                agents = []
-                for c in tok.children:
-                    if c.dep_ == "agent":
-                        agents = [a for g in c.children if g.dep_ == "pobj" for a in self.actors_of(g)]
+            passive = tok.tag_ == "VBN" and (any(c.dep_ in ("nsubjpass", "auxpass") for c in tok.children) or (
+                tok.dep_ == "acl" and lemma not in STATIVE_PARTICIPLES))
+            if passive:
+                agents = [g for c in tok.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
                 patients = self.passive_subject(tok) + self.objects_of(tok, typ)
+                if tok.dep_ == "acl":  # "civilians killed by the regime": the noun is the patient
+                    patients += self.actors_of(tok.head)
             else:
-                agents = self.subject_of(tok)
-                patients = self.statement_objects(tok) if typ == "state" else self.objects_of(tok, typ)
-                if lemma == "involve" and tok.tag_ == "VBN":
-                    continue
-            if tok.dep_ == "acl" and tok.tag_ == "VBN" and not agents:
-                # "forces affiliated to the Iranian regime": the modified noun is the agent
-                agents = self.actors_of(tok.head)
+                agents = self.subject_tokens(tok)
+                if typ == "state":
+                    patients = self.statement_objects(tok)
+                else:
+                    patients = self.objects_of(tok, typ)
+                    if typ == "demand":  # "demanding Obama make a pledge"
+                        patients += [a for c in tok.children if c.dep_ == "ccomp" for a in self.reported_about(c)]
+                    if typ == "threaten":  # "threatened to attack Israel": Israel is threatened
+                        patients += [a for c in tok.children if c.dep_ == "xcomp"
+                                     for a in self.objects_of(c, relation_type(c.lemma_) or "attack")]
+                if tok.dep_ == "relcl" and self._object_relative(tok):
+                    patients += self.actors_of(tok.head)  # "the rebels (whom) Iran supports"
+                if not patients:
+                    patients = self.shared_object(tok, typ)
             yield from self.emit(agents, patients, lemma if not prt else f"{lemma} {prt}", typ, tok)
 
-    def noun_agents(self, noun) -> list[str]:
-        out: list[str] = []
+    def _object_relative(self, verb) -> bool:
+        """Does the relative clause leave its object to the noun it modifies?"""
+        if any(c.dep_ == "dobj" and c.tag_ in RELATIVE_TAGS for c in verb.children):
+            return True
+        has_subject = any(c.dep_ in SUBJ_DEPS and c.tag_ not in RELATIVE_TAGS for c in verb.children)
+        has_object = any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in verb.children)
+        return has_subject and not has_object
+
+    def shared_object(self, verb, typ: str) -> list[str]:
+        """"attacked and destroyed X": the first verb shares the object of its conjunct."""
+        if any(c.dep_ == "dobj" for c in verb.children):
+            return []
+        for conj in verb.children:
+            if conj.dep_ == "conj" and conj.pos_ == "VERB" and not any(c.dep_ in SUBJ_DEPS for c in conj.children):
+                objs = [c for c in conj.children if c.dep_ == "dobj"]
+                if objs:
+                    return [a for o in objs for a in self.actors_of(o)]
+        return []
+
+    def noun_agent_tokens(self, noun) -> list:
+        out: list = []
         for c in noun.children:
             if c.dep_ == "poss":
-                out += self.actors_of(c)
-            elif c.dep_ == "prep" and c.lower_ == "of":
-                out += [a for g in c.children if g.dep_ == "pobj" for a in self.actors_of(g)]
-            elif c.dep_ in ("compound", "amod") and self.token_actor.get(c.i):
-                out.append(self.token_actor[c.i])
+                out.append(c)
+            elif c.dep_ == "prep" and c.lower_ == "of" and noun.lower_ not in THEME_OF_NOUNS:
+                out += [g for g in c.children if g.dep_ == "pobj"]
+            elif c.dep_ == "prep" and c.lower_ == "by":  # "the invasion of Iraq by the United States"
+                out += [g for g in c.children if g.dep_ == "pobj"]
+            elif c.dep_ in ("compound", "amod", "npadvmod") and self.token_actor.get(c.i):
+                out.append(c)  # "the Russian intervention", "Iran-backed"
         return out
 
     def noun_relations(self):
         for tok in self.sp:
-            if tok.pos_ != "NOUN" or tok.lower_ not in NOUN_TYPE:
+            if tok.pos_ != "NOUN" or tok.lower_ not in NOUN_TYPE or tok.dep_ == "compound":
                 continue
+            if tok.head.pos_ == "VERB" and (self.negated(tok.head) or tok.head.lemma_.lower() == "deny"):
+                continue  # "denied any involvement"
             typ = NOUN_TYPE[tok.lower_]
-            agents = self.noun_agents(tok)
+            agents = self.noun_agent_tokens(tok)
             patients: list[str] = []
             for c in tok.children:
-                if c.dep_ == "prep" and c.lower_ in ("against", "on", "with", "to", "in", "into", "for"):
-                    patients += [a for g in c.children if g.dep_ == "pobj" for a in self.actors_of(g)]
-            if tok.lower_ in ("alliance",):
+                if c.dep_ == "prep" and (c.lower_ in ("against", "on", "upon", "with", "to", "into", "for", "in")
+                                         or (c.lower_ == "of" and tok.lower_ in THEME_OF_NOUNS)):
+                    patients += self._place_filtered(c, self._pobj_actors(c))
+            if tok.lower_ == "alliance":
                 # "the Iran-Russia alliance": compounds on both sides
-                members = [self.token_actor[c.i] for c in tok.children if c.dep_ in ("compound", "amod")
-                           and self.token_actor.get(c.i)]
+                members = [c for c in tok.children if c.dep_ in ("compound", "amod") and self.token_actor.get(c.i)]
                 if len(members) >= 2:
-                    agents, patients = members[:1], members[1:]
+                    agents, patients = members[:1], [self.token_actor[c.i] for c in members[1:]]
             yield from self.emit(agents, patients, tok.lemma_.lower(), typ, tok)
 
-    def emit(self, agents, patients, action, typ, tok):
+    def emit(self, agent_tokens, patients, action, typ, tok):
+        if len(tok.text) > 1 and tok.text.isupper():
+            return  # an embedded headline in capitals ("GRETA THUNBERG ... SAYS"): spaCy parses it badly
+        agents: list[str] = []
+        for t in agent_tokens:
+            if t.tag_ in PRONOUN_TAGS and self.in_quote(t):
+                continue  # a quote's "he"/"we": the actors component resolves those poorly
+            agents += self.actors_of(t)
         for a in dict.fromkeys(agents):
             for p in dict.fromkeys(patients):
-                if a and p and a != p:
-                    s, e = self.clause_span(tok)
-                    yield Relation(subject=a, action=action, object=p, type=typ, start=s, end=e)
+                if not a or not p or a == p:
+                    continue
+                rtype = typ
+                if typ == "attack" and self.actor_type.get(a) == "PERSON" == self.actor_type.get(p):
+                    rtype = "accuse"  # "Trump attacked Machado in tweets": words, not force
+                s, e = self.clause_span(tok)
+                yield Relation(subject=a, action=action, object=p, type=rtype, start=s, end=e)
 
 
 def extract_relations(doc: Document) -> list[Relation]:
     ex = _Extractor(doc)
+    sentence_of = {}  # character offset -> index of its sentence, for per-sentence deduplication
+    sent_starts = [s.start_char for s in ex.sp.sents]
+    candidates = [r for r in list(ex.verb_relations()) + list(ex.noun_relations()) if r.type in RELATION_TYPES]
+    for r in candidates:
+        sentence_of[r.start] = bisect.bisect_right(sent_starts, r.start) - 1
+    # A statement says less than any other relation between the same two actors in the sentence.
+    specific = {(sentence_of[r.start], r.subject, r.object) for r in candidates if r.type != "state"}
     out: list[Relation] = []
     seen = set()
-    for rel in list(ex.verb_relations()) + list(ex.noun_relations()):
-        key = (rel.subject, rel.object, rel.type, rel.start)
-        if key in seen or rel.type not in RELATION_TYPES:
+    for rel in sorted(candidates, key=lambda r: (r.start, r.end)):
+        sent = sentence_of[rel.start]
+        if rel.type == "state" and (sent, rel.subject, rel.object) in specific:
+            continue
+        key = (sent, rel.subject, rel.type, rel.object)
+        if key in seen:
             continue
         seen.add(key)
         out.append(rel)
