@@ -302,7 +302,8 @@ class _Extractor:
                 c.dep_ in ("ccomp", "parataxis") for c in clause.children):
             return out  # '"...," X said, Y reported': a second speaker, misparsed as what is said
         for c in clause.children:
-            if c.dep_ in ("nsubj", "nsubjpass") and c.tag_ not in PRONOUN_TAGS:
+            if c.dep_ in ("nsubj", "nsubjpass") and c.tag_ not in PRONOUN_TAGS and not (
+                    len(c.text) > 1 and c.text.isupper() and c.pos_ == "PROPN" and c.head.text.isupper()):
                 out += self.actors_of(self._relative_head(c))
         return out
 
@@ -488,6 +489,8 @@ class _Extractor:
                     continue
                 rtype = typ
                 if typ == "attack" and self.actor_type.get(a) == "PERSON" == self.actor_type.get(p):
+                    if action == "face off":
+                        continue  # two people facing off: a debate, neither force nor accusation
                     rtype = "accuse"  # "Trump attacked Machado in tweets": words, not force
                 s, e = self.clause_span(tok)
                 yield Relation(subject=a, action=action, object=p, type=rtype, start=s, end=e)
