@@ -40,6 +40,8 @@ def test_op_ed_relations(op_ed):
     assert ("militia groups", "support", "Iran") in rels  # "militia forces affiliated to the Iranian regime"
     assert ("Gen. Pourdastan", "state", "Iran") in rels  # "announced that Iran is ready ..."
     assert ("Syrian people", "attack", "Assad regime") in rels  # "uprising began against the ... Assad regime"
+    assert ("Russia", "deploy", "Syria") in rels  # "the intervention of Russia in the Syrian conflict"
+    assert ("militia groups", "deploy", "Syria") in rels  # "militia groups entered the Syrian conflict"
     ids = {a.id for a in doc.actors}
     for r in doc.relations:
         assert r.subject in ids and r.object in ids and r.subject != r.object
@@ -107,6 +109,9 @@ CASES = [
     ("Donald Trump attacked Hillary Clinton in a tweet.",
      {("Donald Trump", "accuse", "Hillary Clinton")}, {("Donald Trump", "attack", "Hillary Clinton")}),
     ("Hillary Clinton called on Donald Trump to apologize.", {("Hillary Clinton", "demand", "Donald Trump")}, set()),
+    # a deployment's place named through a conflict noun
+    ("Syria is at war. Lebanese militia groups entered the Syrian conflict.",
+     {("militia groups", "deploy", "Syria")}, set()),
     # "the New York businessman" is no act of New York
     ("The New York businessman attacked Mexico.", set(), {("New York", "attack", "Mexico")}),
 ]

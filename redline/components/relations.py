@@ -50,6 +50,7 @@ import bisect
 import re
 
 from redline.components.actors import actor_index
+from redline.components.gazetteer import country_of_adj, country_of_name
 from redline.components.nlp import parse
 from redline.doc import Document, Relation
 from redline.pipeline import register
@@ -156,6 +157,10 @@ STATE_HEADS = TROOPS | {"government", "regime", "administration", "officials", "
                         "ministry", "police", "leadership", "state", "embassy", "diplomats", "delegation",
                         "intelligence", "agents", "warplanes", "jets", "drones"}
 PRONOUN_TAGS = {"PRP", "PRP$"}
+# Nouns through which a deployment names its place: "entered the Syrian conflict", "intervention
+# in the Syria war" (an adjective or compound naming a country; elsewhere "Syrian" is no patient).
+PLACE_HEADS = {"conflict", "war", "crisis", "battle", "battlefield", "front", "territory", "soil", "theatre",
+               "theater", "civil"}
 
 
 def relation_type(lemma: str, prt: str = "") -> str | None:
@@ -177,6 +182,7 @@ class _Extractor:
         self.index = actor_index(doc)
         self.token_actor = self.index.token_actor
         self.actor_type = {a.id: a.type for a in doc.actors}
+        self.country_actor = {a.name.lower(): a.id for a in doc.actors if a.type == "GPE"}
         self._quotes = _quoted_regions(doc.text)
         self._quote_starts = [s for s, _ in self._quotes]
 
@@ -294,6 +300,31 @@ class _Extractor:
         if prep.lower_ in ("in", "from"):
             return [a for a in actors if self.actor_type.get(a) == "GPE"]
         return actors
+
+    def places_in(self, tok) -> list[str]:
+        """The country a conflict noun is set in: "the Syrian conflict" -> Syria."""
+        if tok.lower_ not in PLACE_HEADS:
+            return []
+        out = []
+        for c in tok.children:
+            if c.dep_ not in ("amod", "compound"):
+                continue
+            aid = self.token_actor.get(c.i)
+            if aid is None:  # an adjective the actors component left alone: "Syrian" -> the Syria actor
+                aid = self.country_actor.get((country_of_adj(c.text) or country_of_name(c.text) or "").lower())
+            if aid and self.actor_type.get(aid) == "GPE":
+                out.append(aid)
+        return out
+
+    def deploy_places(self, head) -> list[str]:
+        """Places of a deployment named through a conflict noun: its object or an in/into/to object."""
+        out: list[str] = []
+        for c in head.children:
+            if c.dep_ == "dobj":
+                out += self.places_in(c)
+            elif c.dep_ == "prep" and c.lower_ in ("in", "into", "to"):
+                out += [a for g in c.children if g.dep_ == "pobj" for a in self.places_in(g)]
+        return out
 
     def reported_about(self, clause) -> list[str]:
         """Whom a reported clause is about: its subject, unless that is a pronoun (mostly the speaker)."""
@@ -419,6 +450,8 @@ class _Extractor:
                                      for a in self.objects_of(c, relation_type(c.lemma_) or "attack")]
                 if tok.dep_ == "relcl" and self._object_relative(tok):
                     patients += self.actors_of(tok.head)  # "the rebels (whom) Iran supports"
+                if typ == "deploy":
+                    patients += self.deploy_places(tok)
                 if not patients:
                     patients = self.shared_object(tok, typ)
             yield from self.emit(agents, patients, lemma if not prt else f"{lemma} {prt}", typ, tok)
@@ -468,6 +501,8 @@ class _Extractor:
                 if c.dep_ == "prep" and (c.lower_ in ("against", "on", "upon", "with", "to", "into", "for", "in")
                                          or (c.lower_ == "of" and tok.lower_ in THEME_OF_NOUNS)):
                     patients += self._place_filtered(c, self._pobj_actors(c))
+            if typ == "deploy":
+                patients += self.deploy_places(tok)
             if tok.lower_ == "alliance":
                 # "the Iran-Russia alliance": compounds on both sides
                 members = [c for c in tok.children if c.dep_ in ("compound", "amod") and self.token_actor.get(c.i)]
