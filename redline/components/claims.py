@@ -32,6 +32,7 @@ import numpy as np
 from redline.components.nlp import (
     Encoded, check_head, get_encoder, parse, sentence_encodings, sentences,
 )
+from redline.components.attribution import attribute, load_attribution_model
 from redline.doc import Claim, Document
 from redline.errors import ModelError
 from redline.io.inputs import tsv_rows
@@ -241,45 +242,97 @@ def find_hedges(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     return sorted((start + s, start + e, k) for s, e, k in found)
 
 
-# ----------------------------------------------------------------------------- sources
+# ----------------------------------------------------------------------------- markers in context
 
-REPORT_LEMMAS = {
-    "say", "announce", "claim", "state", "report", "tell", "declare", "confirm", "reveal", "insist", "assert",
-    "allege", "add", "note", "warn", "explain", "deny", "admit", "acknowledge", "stress", "write", "estimate",
-    "argue", "tweet", "testify", "maintain", "indicate", "suggest", "believe", "contend", "charge", "accuse",
-    "emphasize", "emphasise", "predict", "promise", "vow", "threaten", "boast", "concede", "disclose", "quote",
-}
+# Single words of the marker lexicons that are modal verbs: markers only when the parse
+# tags them MD ("Theresa May", "the will of the people", "with all his might" are not).
+MODALS = {"may", "might", "could", "would", "will", "must", "can", "cannot", "shall", "should", "won't"}
+# Entity types a marker word never hedges inside ("May" in a person's name or a date).
+_NAME_ENTS = {"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "WORK_OF_ART", "EVENT", "LAW", "PRODUCT", "DATE"}
 
 
-def sentence_sources(doc: Document, spans: list[tuple[int, int]]) -> list[str]:
-    """For each sentence span, the actor id who vouches for it, or "author"."""
-    from redline.components.relations import _Extractor
+def marker_in_context(sp, start: int, end: int) -> bool:
+    """Whether a lexicon match at text[start:end] is a hedge or certainty marker in this
+    parse: a modal must be tagged MD where the phrase starts with it; no marker is part of
+    a name or a date, or a proper noun."""
+    span = sp.char_span(start, end, alignment_mode="expand")
+    if span is None or len(span) == 0:
+        return True
+    first = span[0]
+    if first.lower_.replace("’", "'") in MODALS or first.lower_ in ("ca", "wo"):  # spaCy splits "can't" / "won't"
+        if first.tag_ != "MD":
+            return False
+    if len(span) == 1 and (first.pos_ == "PROPN" or first.ent_type_ in _NAME_ENTS):
+        return False
+    return True
 
+
+def find_markers(doc: Document, start: int, end: int) -> list[tuple[int, int, str]]:
+    """`find_hedges` over a sentence of `doc`, keeping only the matches its parse confirms."""
     sp = parse(doc)
-    ex = _Extractor(doc)
+    return [(a, b, k) for a, b, k in find_hedges(doc.text, start, end) if marker_in_context(sp, a, b)]
+
+
+# ----------------------------------------------------------------------------- not claims
+
+# Cross-promotion, navigation and sharing lines of news pages.
+_PROMO = re.compile(
+    r"^\W*(?:also on [\w.-]+\.[a-z]{2,}|read more|read also|see also|click here|follow us|follow \S+ on|"
+    r"like us on|sign up (?:for|to)|subscribe to|share this|continue reading|don't miss)\b"
+    # a label and a colon, or a label alone on its line: "RELATED:", "Watch the video:", "Advertisement"
+    r"|^\W*(?:related|more|watch|listen|trending|recommended|sponsored|advertisement|video|photos?|gallery)"
+    r"(?:\s+\w+){0,3}\s*(?::|$)", re.I)
+_CREDIT = re.compile(
+    r"©|\(c\)\s|\b(?:photo|image|picture|video|graphic|illustration)s?\s*(?:credit|courtesy|by|:|/)|"
+    r"\bfile photo\b|\bgetty images\b|\bshutterstock\b|\b(?:ap|afp|reuters|epa|sputnik|tass|ria novosti)\s*"
+    r"(?:photo|images?|/)|/\s*(?:reuters|afp|ap|getty|epa|sputnik|tass)\b|\bvia getty\b", re.I)
+_BYLINE = re.compile(r"^(?:by|written by|posted by|reporting by|edited by|additional reporting by)\s+[A-Z]", re.I)
+_DATELINE = re.compile(r"^(?:published|updated|posted|last updated|first published)\b.{0,40}\d", re.I)
+
+
+def _norm_sentence(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", text.lower()).strip()
+
+
+_LINE_END = re.compile(r"[.!?…:;\"”’')\]]\s*$")
+
+
+def not_claim_reason(text: str, seen: set[str] = frozenset(), line: str | None = None, first_line: bool = False
+                     ) -> str:
+    """Why a sentence is page furniture rather than a claim ("" when it may be a claim):
+    cross-promotion ("Also on rt.com ...", "READ MORE:"), a photo caption or credit, a
+    byline or time stamp, a short unpunctuated line that is not the title (a caption or a
+    subheading), or a repeat of an earlier sentence (a headline shown twice). `line` is the
+    whole line the sentence sits on: a caption's credit often ends the line, after the caption."""
+    stripped = text.strip()
+    line = (line if line is not None else text).strip()
+    if _PROMO.match(line) or _PROMO.match(stripped):
+        return "promotion"
+    if _CREDIT.search(stripped) or (len(line.split()) <= 60 and _CREDIT.search(line)):
+        return "caption"
+    if _BYLINE.match(line) and len(line.split()) <= 12:
+        return "byline"
+    if _DATELINE.match(line) and len(line.split()) <= 12:
+        return "dateline"
+    if not first_line and len(line.split()) <= 20 and not _LINE_END.search(line):
+        return "caption"
+    if _norm_sentence(stripped) in seen:
+        return "repeat"
+    return ""
+
+
+def claim_sentences(doc: Document, spans: list[tuple[int, int]]) -> list[bool]:
+    """Per sentence span, whether it may be a claim (see `not_claim_reason`)."""
+    text = doc.text
+    seen: set[str] = set()
     out = []
+    first_line_end = text.find("\n", len(text) - len(text.lstrip()))
     for s, e in spans:
-        span = sp.char_span(s, e, alignment_mode="expand")
-        source = "author"
-        if span is not None:
-            for tok in span:
-                if tok.lower_ == "according":
-                    to = next((c for c in tok.children if c.lower_ == "to"), None)
-                    if to is not None:
-                        actors = [a for g in to.children if g.dep_ == "pobj" for a in ex.actors_of(g)]
-                        if actors:
-                            source = actors[0]
-                            break
-                if tok.pos_ == "VERB" and tok.lemma_.lower() in REPORT_LEMMAS:
-                    has_clause = any(c.dep_ in ("ccomp", "xcomp", "parataxis") for c in tok.children) or \
-                        tok.dep_ in ("parataxis",) or any(t.text in "\"“”" for t in span)
-                    if not has_clause:
-                        continue
-                    actors = ex.subject_of(tok)
-                    if actors:
-                        source = actors[0]
-                        break
-        out.append(source)
+        ls = text.rfind("\n", 0, s) + 1
+        le = text.find("\n", e)
+        le = len(text) if le < 0 else le
+        out.append(not not_claim_reason(text[s:e], seen, text[ls:le], first_line=first_line_end < 0 or s < first_line_end))
+        seen.add(_norm_sentence(text[s:e]))
     return out
 
 
@@ -297,22 +350,27 @@ class ClaimFinder:
         self.min_score = self.model.threshold if min_score is None else float(min_score)
         self.min_words = min_words
         check_head(self.model.config, "claims", "redline train-claims")
+        self.attribution_model = load_attribution_model()  # fails here, not on the first article
 
     def __call__(self, doc: Document) -> Document:
         spans = sentences(doc)
-        keep = [i for i, (s, e) in enumerate(spans) if len(doc.text[s:e].split()) >= self.min_words]
+        may_be_claim = claim_sentences(doc, spans)
+        keep = [i for i, (s, e) in enumerate(spans)
+                if may_be_claim[i] and len(doc.text[s:e].split()) >= self.min_words]
         doc.claims = []
         if keep:
             enc = sentence_encodings(doc)
             texts = [doc.text[spans[i][0]:spans[i][1]] for i in keep]
             scores = self.model.predict_features(claim_features([enc[i] for i in keep], texts))
             chosen = [(i, float(p)) for i, p in zip(keep, scores) if p >= self.min_score]
-            sources = sentence_sources(doc, [spans[i] for i, _ in chosen])
-            for (i, p), src in zip(chosen, sources):
+            attributions = attribute(doc, spans, self.attribution_model)  # every sentence: a quote may run on from an earlier one
+            for i, p in chosen:
                 s, e = spans[i]
-                hedges = [doc.mention(a, b, kind=k) for a, b, k in find_hedges(doc.text, s, e)]
-                doc.claims.append(Claim(start=s, end=e, text=doc.text[s:e], checkworthiness=p, source=src,
-                                        hedges=hedges))
+                hedges = [doc.mention(a, b, kind=k) for a, b, k in find_markers(doc, s, e)]
+                att = attributions[i]
+                doc.claims.append(Claim(start=s, end=e, text=doc.text[s:e], checkworthiness=p,
+                                        source=att.actor if att and att.actor else "author",
+                                        hedges=hedges, attribution=att))
         cfg = self.model.config
         doc.model["claims"] = {"name": cfg.get("name", "redline-claims"), "encoder": cfg.get("encoder"),
                                "min_score": round(self.min_score, 4), "validation": cfg.get("validation", {})}
