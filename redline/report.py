@@ -32,6 +32,14 @@ BAR_GAP = 2  # px between the text and the first bar
 TINT_ALPHA = 0.22  # background tint of a marked segment (the taxonomy's colours allow 0.35)
 
 ROLE_COLORS = {"Protagonist": "#2E7D4F", "Antagonist": "#B8283E", "Innocent": "#2973C7"}
+UNCLEAR_COLOR = "#8A6D3B"
+# What each role says about the text (shown beside the actors; the README words it the same way).
+ROLE_MEANINGS = [
+    ("Protagonist", "the text casts the actor as a hero or a positive force"),
+    ("Antagonist", "the text casts the actor as a villain or a threat"),
+    ("Innocent", "the text casts the actor as a victim"),
+    ("unclear", "the model is not sure how the text casts the actor; it shows what it leans to"),
+]
 RELATION_PALETTE = ["#2E7D4F", "#3FA36B", "#7A4FB5", "#5B6770", "#B8283E", "#7A1F3D",
                     "#CE5A00", "#B58500", "#2973C7", "#718F92"]
 OTHER_COLOR = "#8A8F98"
@@ -304,6 +312,8 @@ def _doc_view(doc: Document, n: int, techs: dict[str, int], tech_list: list[_Tec
         "data": {"spans": [[s.start, s.end, techs[s.technique], round(float(s.score), 4), slots[i]]
                            for i, s in enumerate(doc.spans)]},
         "actors": actors,
+        "role_meanings": [{"name": name, "meaning": meaning, "color": ROLE_COLORS.get(name, UNCLEAR_COLOR)}
+                          for name, meaning in ROLE_MEANINGS],
         "relations": relations,
         "claims": claims,
         "graph": graph,
@@ -327,18 +337,46 @@ def _actors_view(doc: Document, techs: dict[str, int], tech_list: list[_Tech]) -
         for ci in a.claims:
             if 0 <= ci < len(doc.claims):
                 c = doc.claims[ci]
-                claims.append({"text": _snippet(c.text, 160),
-                               "source": "the author" if c.source == "author" else names.get(c.source, c.source),
+                claims.append({"text": _snippet(c.text, 160), "source": _source_view(c, names)["who"],
                                "checkworthiness": _pct(c.checkworthiness)})
-        role = None
-        if a.role:
-            role = {"main": a.role.main, "fine": list(a.role.fine), "score": _pct(a.role.score),
-                    "color": ROLE_COLORS.get(a.role.main, OTHER_COLOR)}
+        role = _role_view(a.role)
         rows.append({"id": a.id, "name": a.name, "type": a.type, "mentions": len(a.mentions),
                      "mention_texts": sorted({m.text for m in a.mentions if m.text and m.text != a.name})[:6],
                      "role": role, "techniques": chips, "n_aimed": sum(aimed.values()), "claims": claims})
     rows.sort(key=lambda r: (-r["n_aimed"], -r["mentions"], r["name"]))
     return rows
+
+
+def _role_view(role) -> dict | None:
+    """A role for the page: 'unclear' with its leaning when `main` is None (an older
+    roles model always sets `main`, and then there is no leaning to show)."""
+    if role is None:
+        return None
+    from redline.doc import MAIN_ROLES
+    from redline.io.formats import evidence_items
+    unclear = role.main is None
+    probabilities = [{"name": r, "pct": _pct(role.probabilities[r]), "width": 100 * float(role.probabilities[r]),
+                      "color": ROLE_COLORS.get(r, OTHER_COLOR)} for r in MAIN_ROLES if r in role.probabilities]
+    return {"main": "unclear" if unclear else role.main, "unclear": unclear, "guess": role.guess or None,
+            "fine": list(role.fine), "score": _pct(role.score),
+            "color": UNCLEAR_COLOR if unclear else ROLE_COLORS.get(role.main, OTHER_COLOR),
+            "guess_color": ROLE_COLORS.get(role.guess, OTHER_COLOR),
+            "probabilities": probabilities,
+            "evidence": [{"key": k.replace("_", " "), "value": v} for k, v in evidence_items(role.evidence)]}
+
+
+def _source_view(claim, names: dict[str, str]) -> dict[str, Any]:
+    """Who vouches for a claim: a name, the words that name them and the cue, or the author."""
+    att = claim.attribution
+    if att is None:
+        if claim.source and claim.source != "author":  # a pipeline without the attribution step
+            return {"who": names.get(claim.source, claim.source), "author": False, "said": "", "cue": ""}
+        return {"who": "the author", "author": True, "said": "", "cue": ""}
+    said = " ".join(att.source.text.split())
+    who = names.get(att.actor, "") if att.actor else ""
+    return {"who": who or said, "author": False,
+            "said": said if who and who.lower() not in said.lower() else "",
+            "cue": " ".join(att.cue.text.split()) if att.cue else ""}
 
 
 def relation_colors(types: Iterable[str] = ()) -> dict[str, str]:
@@ -365,18 +403,29 @@ def _relations_view(doc: Document) -> list[dict]:
     return out
 
 
+def _claim_markers(claim) -> list[tuple[int, int, str]]:
+    """The words to mark in a claim: the source and its cue, hedges and certainty markers."""
+    marks = []
+    if claim.attribution is not None:
+        marks.append((claim.attribution.source.start, claim.attribution.source.end, "source"))
+        if claim.attribution.cue is not None:
+            marks.append((claim.attribution.cue.start, claim.attribution.cue.end, "cue"))
+    marks += [(h.start, h.end, h.kind or "hedge") for h in claim.hedges]
+    return sorted(marks)
+
+
 def _claims_view(doc: Document) -> list[dict]:
     names = _actor_names(doc)
     out = []
     for n, c in enumerate(doc.claims):
-        parts = []  # claim text cut at its markers: (text, "" | "hedge" | "certainty")
+        parts = []  # claim text cut at its markers: (text, "" | "hedge" | "certainty" | "source" | "cue")
         pos = c.start
-        for h in sorted(c.hedges, key=lambda h: h.start):
-            hs, he = max(h.start, c.start, pos), min(h.end, c.end)
-            if hs >= he:
+        for ms, me, kind in _claim_markers(c):
+            hs, he = max(ms, c.start, pos), min(me, c.end)
+            if hs >= he or hs > ms:  # outside the claim, or overlapping a marker already cut
                 continue
             parts.append((doc.text[pos:hs], ""))
-            parts.append((doc.text[hs:he], h.kind or "hedge"))
+            parts.append((doc.text[hs:he], kind))
             pos = he
         parts.append((doc.text[pos:c.end], ""))
         if not (0 <= c.start < c.end <= len(doc.text)):
@@ -386,10 +435,11 @@ def _claims_view(doc: Document) -> list[dict]:
             parts[0] = (parts[0][0].lstrip(), parts[0][1])
             parts[-1] = (parts[-1][0].rstrip(), parts[-1][1])
         parts = [(t, h) for t, h in parts if t]
+        source = _source_view(c, names)
         out.append({"n": n, "parts": parts, "checkworthiness": c.checkworthiness,
                     "cw_pct": _pct(c.checkworthiness),
-                    "source": "the author" if c.source == "author" else names.get(c.source, c.source),
-                    "author": c.source == "author",
+                    "source": source["who"], "said": source["said"], "cue": source["cue"],
+                    "author": source["author"],
                     "hedged": any((h.kind or "hedge") == "hedge" for h in c.hedges),
                     "certain": any(h.kind == "certainty" for h in c.hedges)})
     out.sort(key=lambda x: (-x["checkworthiness"], x["n"]))
@@ -416,11 +466,12 @@ def actor_graph(doc: Document, width: int = 680, height: int = 440) -> dict[str,
         ly = y + (r + 6) * math.sin(angle) + 4 if n > 1 else y + r + 16
         if n > 1 and abs(cos) < 0.3:
             ly = y + (r + 16 if math.sin(angle) > 0 else -(r + 8))
-        role = a.role.main if a.role else None
+        role = (a.role.main or "unclear") if a.role else None
         nodes[a.id] = {"id": a.id, "name": a.name, "short": a.name if len(a.name) <= 28 else a.name[:27] + "…",
                        "type": a.type, "x": round(x, 1), "y": round(y, 1), "r": round(r, 1),
                        "lx": round(lx, 1), "ly": round(ly, 1), "anchor": anchor,
-                       "color": ROLE_COLORS.get(role, OTHER_COLOR), "role": role or "no role",
+                       "color": UNCLEAR_COLOR if role == "unclear" else ROLE_COLORS.get(role, OTHER_COLOR),
+                       "role": role or "no role",
                        "mentions": len(a.mentions)}
     colors = relation_colors(r.type for r in doc.relations)
     pair_count: Counter = Counter()
@@ -468,7 +519,7 @@ def actor_graph(doc: Document, width: int = 680, height: int = 440) -> dict[str,
             "legend": [{"type": t, "color": colors[t], "name": t.replace("_", " ")} for t in used],
             "markers": [{"id": f"arrow-{i}", "type": t, "color": colors[t]} for i, t in enumerate(used)],
             "roles": [{"name": k, "color": v} for k, v in ROLE_COLORS.items()]
-            + [{"name": "no role", "color": OTHER_COLOR}]}
+            + [{"name": "unclear", "color": UNCLEAR_COLOR}, {"name": "no role", "color": OTHER_COLOR}]}
 
 
 # --- rendering ----------------------------------------------------------------------

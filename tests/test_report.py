@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from redline.doc import Actor, Claim, Document, Relation, Role
+from redline.doc import Actor, Attribution, Claim, Document, Relation, Role
 from redline.io.formats import render
 from redline.pipeline import analyze
 from redline.report import assign_slots, paragraphs, render_html, segment_style
@@ -226,8 +226,101 @@ def test_actors_relations_claims():
     assert "The elites" in html and "Corrupt, Traitor" in html and "83%" in html
     assert "<svg" in html and html.count('class="node"') == 3 and html.count("marker-end=") == 3
     assert 'class="hedge" title="hedge">again</mark>' in html
-    assert "on the word of the author" in html
+    assert "on the word of the author" in html and "The author’s own voice" in html
     assert "87%" in html
+
+
+STORY = ("Gen. Pourdastan announced that Iran is ready to send troops. Rebels shelled the town, "
+         "officials said. Assad is a redline.\n")
+
+
+def _story_doc() -> Document:
+    """A hand-built document with the new story fields: an unclear role with its leaning,
+    probabilities and evidence, an old-style role, attributed and unattributed claims."""
+    doc = Document(id="story", text=STORY)
+    t = doc.text
+    gen = doc.mention(0, len("Gen. Pourdastan"))
+    iran = doc.mention(t.index("Iran"), t.index("Iran") + 4)
+    rebels = doc.mention(t.index("Rebels"), t.index("Rebels") + 6)
+    unclear = Role(None, [], 0.52, guess="Antagonist",
+                   probabilities={"Protagonist": 0.2, "Antagonist": 0.52, "Innocent": 0.28},
+                   evidence={"techniques_aimed": {"Name_Calling": 2, "Doubt": 1}, "agent_of_harm": 1})
+    doc.actors += [
+        Actor("iran", "Iran", "GPE", [iran], unclear, [], [0]),
+        Actor("gen", "Gen. Pourdastan", "PERSON", [gen], Role("Protagonist", ["Guardian"], 0.81), [], []),
+        Actor("rebels", "Rebels", "GROUP", [rebels], None, [], []),
+    ]
+    first_end = t.index("troops.") + 7
+    doc.relations.append(Relation("gen", "announce", "iran", "state", 0, first_end))
+    cue = t.index("announced")
+    doc.claims.append(Claim(0, first_end, t[:first_end], 0.9, "gen", [],
+                            Attribution(gen, "gen", doc.mention(cue, cue + len("announced")))))
+    second = t.index("Rebels")
+    said = t.index("officials said")
+    second_end = t.index("said.") + 5
+    doc.claims.append(Claim(second, second_end, t[second:second_end], 0.8, "author", [],
+                            Attribution(doc.mention(said, said + 9), None, doc.mention(said + 10, said + 14))))
+    last = t.index("Assad")
+    doc.claims.append(Claim(last, len(t) - 1, t[last:len(t) - 1], 0.5, "author"))
+    return doc
+
+
+def test_roles_unclear_probabilities_and_evidence():
+    html = render_html([_story_doc()])
+    # the page says what roles are, and that they describe the text, not the actor
+    assert "how this text casts an actor, not redline’s judgement of the actor" in html
+    for meaning in ("as a hero or a positive force", "as a villain or a threat", "as a victim", "not sure"):
+        assert meaning in html
+    # an unclear role shows its leaning, as a percentage, and the evidence by its keys
+    assert 'class="role is-unclear"' in html and "leans <b" in html and ">Antagonist</b> 52%" in html
+    assert "techniques aimed</dt><dd>Name_Calling x2, Doubt x1" in html
+    assert "agent of harm</dt><dd>1" in html
+    assert 'title="Innocent 28%"' in html
+    # a sure role, and an actor without a role
+    assert ">Protagonist</span> <span class=\"pct\">81%" in html and "Guardian" in html
+    # the graph colours the unclear actor as unclear
+    assert "1 mention, unclear" in html
+
+
+def test_claims_show_source_and_cue():
+    html = render_html([_story_doc()])
+    # the source and cue are marked in the claim's own words
+    assert '<mark class="source" title="source">Gen. Pourdastan</mark>' in html
+    assert '<mark class="cue" title="cue">announced</mark>' in html
+    assert "Source: <strong>Gen. Pourdastan</strong> · cue: <q>announced</q>" in html
+    # a speaker who is no actor is named by the words of the text
+    assert "Source: <strong>officials</strong> · cue: <q>said</q>" in html
+    # no attribution: the author's own voice
+    assert "The author’s own voice" in html
+    # the relation reads subject, kind and word, object
+    assert "<th scope=\"row\">Gen. Pourdastan</th>" in html and "“announce”" in html
+
+
+def test_text_output_shows_roles_evidence_relations_and_sources():
+    out = render([_story_doc()], "text")
+    assert "Iran [GPE] x1: unclear (leans Antagonist 0.52)" in out
+    assert "evidence: techniques_aimed: Name_Calling x2, Doubt x1; agent_of_harm: 1" in out
+    assert "Gen. Pourdastan [PERSON] x1: Protagonist (Guardian) 0.81" in out
+    assert "Rebels [GROUP] x1: no role" in out
+    assert "Gen. Pourdastan —state/announce→ Iran" in out
+    assert "source: Gen. Pourdastan (cue: announced)" in out
+    assert "source: officials (cue: said)" in out
+    assert "author's own voice" in out
+
+
+def test_old_style_roles_and_claims_without_attribution_render():
+    # today's pipeline: main always set, no guess/probabilities/evidence, a source id and no attribution
+    doc = Document(id="old", text=STORY)
+    gen = doc.mention(0, len("Gen. Pourdastan"))
+    doc.actors.append(Actor("gen", "Gen. Pourdastan", "PERSON", [gen], Role("Antagonist", [], 0.7), [], [0]))
+    doc.claims.append(Claim(0, 20, STORY[:20], 0.9, "gen"))
+    html = render_html([doc])
+    table = html[html.index('class="actors-table"'):]
+    table = table[:table.index("</table>")]
+    assert ">Antagonist</span>" in table and "unclear" not in table and "leans" not in table
+    assert "Source: <strong>Gen. Pourdastan</strong>" in html
+    out = render([doc], "text")
+    assert "Antagonist 0.70" in out and "source: Gen. Pourdastan" in out
 
 
 def test_multiple_documents_have_a_table_of_contents():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Any, Iterable
 
-from redline.doc import Document
+from redline.doc import Claim, Document, Role
 from redline.io.ptc import format_label
 
 FORMATS = ("json", "jsonl", "ptc", "text", "html")
@@ -31,19 +31,91 @@ def to_text(docs: Iterable[Document]) -> str:
         covered = _coverage(d)
         lines.append(f"== {d.id}: {len(d.spans)} technique spans, {covered:.0%} of the text")
         for s in d.spans:
-            snippet = " ".join(s.text.split())
-            snippet = snippet if len(snippet) <= 90 else snippet[:87] + "..."
-            lines.append(f"  {s.start:>6}-{s.end:<6} {s.score:4.2f}  {technique_info(s.technique).name:<32} {snippet}")
+            lines.append(f"  {s.start:>6}-{s.end:<6} {s.score:4.2f}  {technique_info(s.technique).name:<32} "
+                         f"{_clip(s.text, 90)}")
+        names = {a.id: a.name for a in d.actors}
+        if d.actors:
+            lines.append("  actors (role: how the text casts the actor, not a verdict on it)")
         for a in d.actors:
-            role = f"{a.role.main} ({', '.join(a.role.fine)})" if a.role else "-"
-            lines.append(f"  actor {a.name} [{a.type}] x{len(a.mentions)}: {role}")
+            lines.append(f"    {a.name} [{a.type}] x{len(a.mentions)}: {role_label(a.role)}")
+            evidence = evidence_line(a.role.evidence) if a.role else ""
+            if evidence:
+                lines.append(f"        evidence: {evidence}")
+        if d.relations:
+            lines.append("  relations")
+        for r in d.relations:
+            action = r.type if r.action == r.type else f"{r.type}/{r.action}"
+            lines.append(f"    {names.get(r.subject, r.subject)} —{action}→ {names.get(r.object, r.object)}"
+                         f"    \"{_clip(d.text[r.start:r.end], 80)}\"")
+        if d.claims:
+            lines.append("  claims")
         for c in d.claims:
-            lines.append(f"  claim {c.checkworthiness:4.2f} source={c.source}: {' '.join(c.text.split())[:90]}")
+            lines.append(f"    {c.checkworthiness:4.2f} {_clip(c.text, 100)}")
+            lines.append(f"         {claim_source(c, names)}")
             if c.hedges:
-                lines.append("        markers: " + "; ".join(f"{h.kind or 'hedge'} \"{' '.join(h.text.split())}\""
-                                                         for h in c.hedges))
+                lines.append("         markers: " + "; ".join(f"{h.kind or 'hedge'} \"{' '.join(h.text.split())}\""
+                                                           for h in c.hedges))
         lines.append("")
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def role_label(role: Role | None) -> str:
+    """'Antagonist (Tyrant) 0.83', or 'unclear (leans Antagonist 0.52)' when the model is not sure."""
+    if role is None:
+        return "no role"
+    if role.main is None:
+        return f"unclear (leans {role.guess} {role.score:.2f})" if role.guess else "unclear"
+    fine = f" ({', '.join(role.fine)})" if role.fine else ""
+    return f"{role.main}{fine} {role.score:.2f}"
+
+
+def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each evidence entry as (key, readable value), whatever its keys: counts per name
+    read 'Name_Calling x2, Doubt x1', lists are joined, numbers rounded."""
+    out = []
+    for key, value in evidence.items():
+        if isinstance(value, dict):
+            text = ", ".join(f"{k} x{_number(v)}" if isinstance(v, (int, float)) else f"{k}: {v}"
+                             for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            text = ", ".join(str(v) for v in value)
+        elif isinstance(value, (int, float)):
+            text = _number(value)
+        else:
+            text = str(value)
+        if text:
+            out.append((str(key), text))
+    return out
+
+
+def evidence_line(evidence: dict[str, Any]) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in evidence_items(evidence))
+
+
+def _number(v: int | float) -> str:
+    return str(v) if isinstance(v, int) or float(v).is_integer() and abs(v) >= 1 else f"{v:.2f}"
+
+
+def claim_source(claim: Claim, names: dict[str, str]) -> str:
+    """Who vouches for a claim: 'source: Gen. Pourdastan (cue: announced)' or "author's own voice"."""
+    att = claim.attribution
+    if att is None:
+        # A pipeline without the attribution step names the source actor only.
+        if claim.source and claim.source != "author":
+            return f"source: {names.get(claim.source, claim.source)}"
+        return "author's own voice"
+    who = names.get(att.actor, "") if att.actor else ""
+    said = " ".join(att.source.text.split())
+    label = who or said
+    if who and said and who.lower() not in said.lower():  # "Iran" said as "Iranian officials"
+        label = f"{who} (\"{_clip(said, 40)}\")"
+    cue = f" (cue: {' '.join(att.cue.text.split())})" if att.cue else ""
+    return f"source: {label}{cue}"
 
 
 def _coverage(doc: Document) -> float:
