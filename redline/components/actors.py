@@ -1,36 +1,79 @@
 """Actors: the people, organisations, countries and groups an article is about.
 
 Found with spaCy en_core_web_md (entities PERSON, ORG, GPE, NORP) plus rules over the
-dependency parse, and merged so each actor carries all its mentions.
+dependency parse, and merged so each actor carries all its mentions. The rules were
+checked against GUM news (gold entity clusters) and the narrative-frames climate
+corpus (the entities annotators cast as heroes, villains and victims); `bench/actors.py`
+prints both figures.
 
-Merging policy (what becomes one actor):
+Merging policy (what becomes one actor), and why:
 
-* Countries: the name, its aliases and capital ("Tehran", "the Kremlin"), a demonym used
-  as a noun ("Iranians", "the Iranian’s"), and a country adjective before a noun for the
-  state ("the Iranian regime", "Iranian officials", "the Iranian Army", "the Iranian
-  leaders") are one actor, named after the country, type GPE. The people of a country
-  ("the Iranian people", "the Syrian people") are a separate GROUP: articles set a
-  people against its rulers.
+* Countries: the name, its aliases, its capital and seats of power ("Tehran", "the
+  Kremlin", "Washington", "Downing Street", "Number 10"), a demonym used as a noun
+  ("Iranians"), and a country adjective before a noun for the state ("the Iranian
+  regime", "Iranian officials") are one actor, named after the country, type GPE.
+  Capitals join their country because news uses them interchangeably for its government
+  ("Moscow warned", "the Kremlin said", "Russia denied") and no article we read set the
+  two against each other; keeping them apart split one actor in three. A capital used as
+  a place ("talks in Tehran") is not a mention of anyone. Brussels is the exception: in
+  political news it stands for the European Union, so it joins that (gazetteer
+  `METONYM_ORGS`). The people of a country ("the Iranian people") are a separate GROUP:
+  articles set a people against its rulers.
 * Regimes: "<Person> regime" (also dynasty, junta, clan) joins that person: "Assad",
-  "Bashar al-Assad", "the terrorist Assad regime", "the Assad dynasty" are one actor,
-  named "Assad regime", type ORG. "<Country adjective> regime" ("the Syrian regime")
-  joins the regime of that country's leader when the article mentions the leader
-  (hand-written leader list, or "Syrian President X" in the text); otherwise it joins
-  the country (so "the Iranian regime" is Iran). "The regime" / "this regime" refers
-  back to the most recently mentioned actor that the article has called a regime.
-* People: surname-only mentions join the full name ("Suleimani" -> "Qassem Suleimani",
-  "Assad" -> "Bashar al-Assad", ignoring "al-"), titles are part of the mention
-  ("Gen. Pourdastan"); a name that spaCy labels ORG or GPE elsewhere joins the person.
-* Groups: noun phrases headed by group nouns ("militia groups", "the Levant
-  revolutionaries", "the Syrian people"); militias from several countries named in one
-  phrase ("Iranian, Lebanese and Iraqi militia groups") are one actor, "militia groups".
-* Organisations: spaCy ORG plus a small gazetteer (IRGC, Quds Force, Hezbollah, ...)
-  with aliases; generic words ("Army", "Government") are not actors on their own.
-* Places only ever used as places ("in southern Aleppo") are dropped.
+  "Bashar al-Assad", "the terrorist Assad regime" are one actor, named "Assad regime",
+  type ORG. "<Country adjective> regime" joins the regime of that country's leader when
+  the article mentions the leader, otherwise the country. "The regime" refers back to
+  the most recently mentioned actor the article has called a regime.
+* Administrations: "the Trump administration" (also government, cabinet, campaign after
+  a person's name) is an ORG actor of its own, named "Trump administration". Unlike a
+  regime, which op-eds use as another name for the ruler, an administration is an
+  institution that news sets beside the person (staff, agencies, policies); GUM and the
+  frames corpus annotate the two apart.
+* People: one actor per full name. A full name is first name + surname + generational
+  suffix; middle names and initials do not count ("Donald J. Trump" ~ "Donald Trump"),
+  a suffix does ("Donald Trump Jr." is another person), and two different full names are
+  never merged. A bare surname, with or without a title ("Trump", "Mrs May", "President
+  Trump"), joins the full name with that surname: the one without a suffix when there is
+  one ("Trump" is the father, "Trump Jr." the son), else the most recent full name before
+  it (the first after it when none is before). A titled bare surname never joins a
+  suffixed name it may not be ("President Trump" is not "Donald Trump Jr."). A first name
+  alone joins the same way by first name. Surnames of known people that spaCy missed
+  later in the text ("Trump spoke.") are mentions too. Titles are part of the mention
+  ("Gen. Pourdastan"); a name spaCy labels ORG or GPE elsewhere joins the person.
+* Organisations: spaCy ORG plus a small gazetteer (IRGC, Quds Force, Hezbollah, ...).
+  Names are compared without "the", a possessive or a leading country ("the U.S. Justice
+  Department"), and "X Department/Ministry" is the same name as "Department/Ministry of
+  X", so "the Justice Department" ~ "the Department of Justice". An acronym joins the one
+  name whose initials it spells, with or without its small words ("DOJ" ~ "Department of
+  Justice", "EPA" ~ "Environmental Protection Agency", "USDA" ~ "U.S. Department of
+  Agriculture"), or the name it follows in brackets ("... Agency (EPA)"). Generic words
+  ("Army", "Government") are not names, but capitalised institutions are ("Congress",
+  "the Senate").
+* Definite descriptions: "the agency", "the department", "the president", "the
+  government", "the administration", "the company" refer back to the most recent actor
+  (within a few paragraphs) that has that word in its name, in one of its mentions or in
+  its title; "the government" and "the administration" with nothing to refer back to are
+  an actor of their own (a reader lists "the government").
+* Groups: noun phrases headed by a group noun. Nouns for kinds of people stand alone
+  ("farmers", "scientists", "activists", "rebels", "lawmakers", any plural ending in
+  "-ists"); weaker ones need a meaningful modifier or an "of" phrase ("fishing
+  families", "the Syrian people", "people of color", "oil companies"; "innocent people"
+  is not an actor). Evaluative adjectives are dropped from the key ("violent extremists"
+  ~ "extremists"), and a bare group noun joins the one modified group with the same noun
+  ("alarmists" ~ "climate alarmists"). Militias from several countries named in one
+  phrase are one actor, "militia groups".
+* Not actors: places only ever used as places ("in southern Aleppo"); topics, laws and
+  campaigns ("Brexit", "pro-Brexit", "Obamacare", "the Clean Power Plan", any name ending
+  in Act, Bill, Deal, Referendum...); bylines (a name alone on one of the first lines, or
+  "By ..."), photo credits and wire tags ("Photo: AFP/Getty Images", "(Reuters) -", a line
+  "REUTERS"); and names found only in a title-case headline (spaCy guesses there: "Bill"
+  and "Referendum" were people), unless the body or a gazetteer confirms them.
 
-Pronouns (he/him/his, they/them/their) are resolved to the most recent fitting actor
-for the relations and claims components (kept in the private token index, not added as
-mentions). Everything is cached on the document (see `redline.components.nlp`).
+Pronouns (he/him/his, she/her, they/them/their) are resolved to the most recent fitting
+actor for the relations and claims components (kept in the private token index, not
+added as mentions). Coreference packages were tried: coreferee installs from PyPI but its
+English model is only on GitHub, so nothing better than these rules runs offline.
+Everything is cached on the document (see `redline.components.nlp`).
 """
 
 from __future__ import annotations
@@ -45,25 +88,44 @@ from redline.doc import Actor, Document
 from redline.pipeline import register
 
 REGIME_NOUNS = {"regime", "dynasty", "junta", "clan", "regimes"}
+# A person's name before these makes an administration actor ("the Trump administration").
+ADMIN_NOUNS = {"administration", "government", "cabinet", "campaign", "presidency"}
 STATE_NOUNS = {
     "government", "governments", "administration", "leaders", "leadership", "officials", "authorities",
     "army", "military", "forces", "troops", "navy", "diplomats", "ministry", "state", "establishment",
     "rulers", "security", "intelligence", "embassy", "parliament", "cabinet", "generals", "commanders",
     "soldiers", "propaganda",
 }
-# Group heads that make an actor on their own ("the rebels", "militias").
+# Group heads that make an actor on their own ("the rebels", "farmers", "scientists").
 GROUP_STRONG = {
     "militia", "militias", "militiamen", "rebels", "revolutionaries", "insurgents", "jihadists", "terrorists",
     "protesters", "protestors", "demonstrators", "separatists", "extremists", "paramilitaries", "guerrillas",
     "refugees", "settlers", "mercenaries", "rioters", "dissidents", "islamists", "hardliners", "loyalists",
     "opposition", "revolutionary", "rebel",
+    # kinds of people a story casts ("farmers", "climate alarmists", "lawmakers")
+    "farmers", "ranchers", "fishermen", "scientists", "researchers", "experts", "economists", "activists",
+    "environmentalists", "alarmists", "campaigners", "advocates", "journalists", "reporters", "politicians",
+    "lawmakers", "legislators", "senators", "congressmen", "mps", "voters", "taxpayers", "consumers",
+    "homeowners", "landowners", "employers", "employees", "investors", "shareholders", "lobbyists", "donors",
+    "billionaires", "elites", "bureaucrats", "critics", "opponents", "supporters", "skeptics", "sceptics",
+    "deniers", "conservatives", "liberals", "progressives", "leftists", "socialists", "communists",
+    "nationalists", "populists", "feminists", "immigrants", "migrants", "asylum-seekers", "doctors", "nurses",
+    "teachers", "students", "parents", "police", "prosecutors", "judges", "lawyers", "unions", "corporations",
+    "polluters", "producers", "manufacturers", "developers", "landlords", "tenants", "victims", "survivors",
+    "veterans", "patriots", "traitors", "globalists", "plaintiffs", "defendants", "delegates", "negotiators",
+    "regulators", "officers", "firefighters", "pilgrims", "worshippers", "believers", "clergy", "bishops",
+    "democrats", "republicans", "tories", "mullahs", "ayatollahs", "kurds", "shiites", "sunnis",
+    "candidates", "contenders", "governors", "mayors", "media", "governments", "academics",
 }
-# Group heads that need a modifier ("the Syrian people", "Kurdish fighters").
+# Group heads that need a modifier ("the Syrian people", "Kurdish fighters", "oil companies").
 GROUP_WEAK = {
-    "people", "population", "public", "citizens", "civilians", "nation", "workers", "farmers", "students",
-    "voters", "fighters", "groups", "activists", "migrants", "immigrants", "residents", "community",
-    "communities", "tribes", "youth", "women", "children", "families", "minorities", "minority", "masses",
-    "forces", "units", "brigades", "factions", "movement", "movements", "allies", "proxies", "clerics",
+    "people", "population", "public", "citizens", "civilians", "nation", "workers", "students",
+    "fighters", "groups", "migrants", "residents", "community", "communities", "tribes", "youth", "women",
+    "men", "children", "families", "minorities", "minority", "masses", "forces", "units", "brigades",
+    "factions", "movement", "movements", "allies", "proxies", "clerics", "companies", "firms", "businesses",
+    "industry", "industries", "interests", "organizations", "organisations", "agencies", "states", "nations",
+    "countries", "cities", "leaders", "members", "owners", "officials", "groups", "parties", "banks",
+    "governments", "institutions", "utilities", "generations", "americans", "outlets",
 }
 PEOPLE_NOUNS = {"people", "population", "public", "citizens", "civilians", "nation", "masses", "youth"}
 GENERIC_MODS = {
@@ -73,11 +135,48 @@ GENERIC_MODS = {
     "called", "so-called", ",", "and", "or",
 }
 ANAPHOR_DETS = {"the", "this", "that"}
+# "the <noun>" that refers back to an actor having that word in its name, a mention or a title.
+DESCRIPTION_NOUNS = {
+    "agency", "department", "ministry", "company", "firm", "corporation", "organisation", "organization",
+    "group", "party", "court", "committee", "commission", "council", "bureau", "union", "university",
+    "administration", "government", "president", "minister", "senator", "governor", "chancellor", "mayor",
+    "secretary", "premier", "king", "queen", "prince", "network", "newspaper", "team", "institute", "charity",
+    "coalition", "alliance", "board", "service", "foundation", "association", "church", "club", "authority",
+    "military", "police",
+}
+# Descriptions that are an actor of their own when nothing earlier has the word.
+STANDALONE_DESCRIPTIONS = {"government", "administration", "military", "police"}
+# Modifiers that leave a description bare: "the federal government" is still "the government".
+DESCRIPTION_MODIFIERS = {"federal", "central", "national", "current", "state", "incoming", "outgoing"}
+DESCRIPTION_REACH = 2500  # characters: how far back "the agency" may look
 _DET_KEEP = {"the"}
+_NAME_ENTITIES = {"GPE", "LOC", "FAC", "NORP", "PERSON", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT"}
 _ORG_FORMS = {k.lower() for k in gz.ORGS}
+# Words that end an organisation's or a place's name, never a person's ("Justice Department").
+ORG_NAME_WORDS = {
+    "department", "ministry", "agency", "office", "court", "committee", "council", "house", "party", "street",
+    "university", "institute", "association", "union", "commission", "bureau", "service", "corps", "force",
+    "forces", "army", "company", "corporation", "group", "news", "times", "post", "journal", "bank", "fund",
+}
+# Countries' names that may open an organisation's name and are left out of its key.
+_COUNTRY_PREFIX = re.compile(r"^(?:the\s+)?(?:u\.?s\.?a?\.?|united states|american|british|u\.?k\.?|federal)\s+", re.I)
+# Only these heads are reordered: "Justice Department" ~ "Department of Justice".
+_REORDER_HEADS = {"department", "ministry"}
+_SMALL_WORDS = {"of", "the", "and", "for", "on", "in", "to", "&"}
+_ACRONYM = re.compile(r"^[A-Z](?:[A-Z&]|\.[A-Z]){1,6}\.?$")
 
 PRONOUNS_PERSON = {"he", "him", "his", "himself", "she", "her", "hers", "herself"}
 PRONOUNS_PLURAL = {"they", "them", "their", "theirs", "themselves"}
+
+# Headlines: a run of capitalised words with a capitalised verb or small word inside it.
+_HEADLINE_SMALL = {"to", "for", "of", "in", "on", "with", "and", "the", "a", "an", "as", "at", "by", "from",
+                   "over", "after", "is", "are", "be", "will", "says", "say", "amid", "into", "against"}
+_CREDIT_LABEL = re.compile(r"\b(?:Photo(?:graph)?s?|Image|Picture|Credit|Illustration|Video)\s*:\s*[^\n.;|]{0,60}")
+# "Peter Nicholls/Reuters", "AFP/Getty Images": a word glued by a slash to an agency.
+_CREDIT_SLASH = re.compile(r"(?:[A-Z][\w.'’-]*\s){0,3}[\w.'’-]*/\s?(?:AFP|Getty(?: Images)?|Reuters|AP|EPA|PA|"
+                           r"Shutterstock|Alamy|Bloomberg|Xinhua|Anadolu|Sipa|Rex)\b(?: Images)?")
+_CREDIT_WIRE = re.compile(r"\((?:Reuters|AP|AFP|CNN|Bloomberg|UPI|AAP|dpa|EFE|Xinhua)\)")
+_BYLINE = re.compile(r"^\s*(?:By\s+)?([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3})\s*(?:,\s*[\w ]{1,40})?\s*$")
 
 
 @dataclass
@@ -86,7 +185,9 @@ class Cand:
     end: int
     ts: int  # token span [ts, te)
     te: int
-    kind: str  # person | org | country | group | norp | regime_person | regime_country | anaphor | gpe
+    # person | org | country | group | norp | regime_person | regime_country | anaphor | gpe |
+    # administration | description
+    kind: str
     key: str  # provisional key (person name, org name, country, group key, ...)
     prio: int
     label: str = ""
@@ -105,17 +206,106 @@ def _strip_the(text: str) -> str:
 
 
 def _name_tokens(name: str) -> list[str]:
-    return [t for t in re.split(r"[\s\-‑]+", name.replace("’", "'")) if t]
+    """Words of a name; a particle glued with a hyphen is split off ("al-Assad" -> al, Assad),
+    a hyphenated surname is not ("Ocasio-Cortez")."""
+    out = []
+    for word in name.replace("’", "'").split():
+        parts = re.split(r"[\-‑]", word, maxsplit=1)
+        if len(parts) == 2 and parts[0].lower() in gz.NAME_PARTICLES and parts[1]:
+            out += [parts[0], parts[1]]
+        elif word not in ("-", "‑"):
+            out.append(word)
+    return out
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """A person's name as merging compares it: "Gen. Donald J. Trump Jr.'s" ->
+    words (donald, trump), suffix "jr", titles {gen}."""
+
+    words: tuple[str, ...]
+    suffix: str = ""
+    titles: frozenset = frozenset()
+
+    @property
+    def full(self) -> bool:
+        return len(self.words) >= 2
+
+    @property
+    def key(self) -> str:
+        core = [self.words[0], self.words[-1]] if self.full else list(self.words)
+        return "person:" + " ".join(core + ([self.suffix] if self.suffix else []))
+
+
+def _person_name(name: str) -> PersonName:
+    words, titles, suffix = [], set(), ""
+    for t in _name_tokens(name):
+        low = re.sub(r"'s?$", "", t.lower())
+        if low in gz.NAME_SUFFIXES and words:
+            suffix = low.rstrip(".").replace("junior", "jr").replace("senior", "sr")
+            continue
+        if not words and (low in gz.TITLES or low.rstrip(".") in gz.TITLES):
+            titles.add(low.rstrip("."))  # titles before the name; "John King" keeps his surname
+            continue
+        if low in gz.NAME_PARTICLES or not low.strip(".,"):
+            continue
+        if re.fullmatch(r"[a-z]\.?", low) and words:
+            continue  # a middle initial
+        words.append(low.strip(".,"))
+    return PersonName(tuple(words), suffix, frozenset(titles))
 
 
 def _norm_name(name: str) -> list[str]:
-    """Lowercased name tokens without particles and titles: "Bashar al-Assad" -> [bashar, assad]."""
-    out = []
-    for t in _name_tokens(name):
-        low = re.sub(r"'s$", "", t.lower())
-        if low in gz.NAME_PARTICLES or low in gz.TITLES or low.endswith("."):
+    """Lowercased name words without particles, titles and initials: "Bashar al-Assad" -> [bashar, assad]."""
+    return list(_person_name(name).words)
+
+
+def _org_key(name: str) -> str:
+    """How organisation names are compared: "the U.S. Justice Department's" and "Department
+    of Justice" -> "department of justice"."""
+    text = re.sub(r"(?<=\w)['’]s?\b", "", _clean(name))  # "New People's Party" ~ "New People Party"
+    text = _strip_the(text)
+    stripped = _COUNTRY_PREFIX.sub("", text)
+    if stripped == text:
+        words = text.split()
+        for n in (3, 2, 1):  # "United Kingdom Home Office" ~ "Home Office"
+            if len(words) > n + 1 and (gz.country_of_name(" ".join(words[:n])) or gz.country_of_adj(" ".join(words[:n]))):
+                stripped = " ".join(words[n:])
+                break
+    if stripped and len(stripped.split()) >= 2:
+        text = stripped
+    words = text.split()
+    if len(words) >= 2 and words[-1].lower() in _REORDER_HEADS and words[0].lower() not in _SMALL_WORDS:
+        words = [words[-1], "of"] + words[:-1]
+    return " ".join(words).lower()
+
+
+def _initials(words: list[str], small_words: bool) -> str:
+    out = ""
+    for w in words:
+        if w.lower() in _SMALL_WORDS and (not small_words or w.lower() in ("the", "&", "and")):
             continue
-        out.append(low)
+        letters = w.replace(".", "")
+        if re.fullmatch(r"[A-Z]{1,3}", letters) and len(letters) <= 3 and "." in w:
+            out += letters  # "U.S." spells US
+        elif letters:
+            out += letters[0].upper()
+    return out
+
+
+def _acronyms_of(name: str) -> set[str]:
+    """The acronyms a name may go by: with and without its small words, with and without a
+    leading country ("U.S. Department of Agriculture" -> USDA, USDOA, DA, DOA)."""
+    forms = {_strip_the(_clean(name)), _org_key(name)}
+    out = set()
+    for form in forms:
+        words = [w for w in re.split(r"[\s\-]+", form) if w]
+        if len(words) >= 2:
+            for small in (True, False):
+                initials = _initials([w if w[:1].isupper() or w.lower() in _SMALL_WORDS else w.title()
+                                      for w in words], small)
+                if len(initials) >= 2:
+                    out.add(initials)
     return out
 
 
@@ -124,7 +314,38 @@ def _country_of_token(tok) -> str | None:
     return gz.country_of_adj(text) or (gz.country_of_name(text) if tok.pos_ in ("PROPN", "ADJ") else None)
 
 
+def _is_topic(text: str) -> bool:
+    """A topic, campaign or law rather than an actor: "Brexit", "pro-Brexit", "the Clean Air Act"."""
+    low = _strip_the(_clean(text)).lower()
+    if not low:
+        return True
+    if low in gz.TOPICS or re.match(r"^(?:pro|anti|post|pre|non)[\-‑]", low) or low.endswith("-era"):
+        return True
+    words = low.split()
+    return len(words) >= 2 and (words[-1] in gz.POLICY_HEADS or " ".join(words[-2:]) in gz.TOPICS) or \
+        any(w in gz.TOPICS for w in words if w in ("brexit", "obamacare", "covid-19", "coronavirus"))
+
+
+# Gazetteer surface forms: acronyms and dotted forms match as written, the rest in any case.
+_GAZETTEER_FORMS: dict[str, str] = {}
+for _form in list(gz.ORGS) + list(gz.SEAT_FORMS):
+    _GAZETTEER_FORMS[_form if _form.isupper() or "." in _form else _form.lower()] = _form
+_gazetteer_rx = None
+
+
+def _gazetteer_pattern() -> re.Pattern:
+    """One alternation of every gazetteer form, longest first (one pass over the text)."""
+    global _gazetteer_rx
+    if _gazetteer_rx is None:
+        forms = sorted(set(gz.ORGS) | set(gz.SEAT_FORMS), key=lambda f: -len(f))
+        alternatives = [re.escape(f) if f.isupper() or "." in f else "(?i:" + re.escape(f) + ")" for f in forms]
+        _gazetteer_rx = re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w-])")
+    return _gazetteer_rx
+
+
 class _Builder:
+    """Finds the candidate mentions of one parsed article (before merging)."""
+
     def __init__(self, sp):
         self.sp = sp
         self.text = sp.text
@@ -135,6 +356,8 @@ class _Builder:
         self.org_tokens: set[int] = set()
         self.org_span: dict[int, tuple[int, int]] = {}  # token -> (ts, te) of its ORG span
         self.person_tokens: set[int] = set()
+        self.toks = list(sp)  # spaCy makes a new Token object on every access: make them once
+        self.headline_tokens = self._headline_tokens()
 
     # ------------------------------------------------------------------ candidates
     def candidates(self) -> list[Cand]:
@@ -144,7 +367,7 @@ class _Builder:
         for c in cands:
             if c.kind == "person":
                 self.person_tokens.update(range(c.ts, c.te))
-            else:
+            elif c.kind == "org":
                 for i in range(c.ts, c.te):
                     self.org_span[i] = (c.ts, c.te)
         for ent in self.sp.ents:
@@ -156,7 +379,20 @@ class _Builder:
         self.org_tokens = set(self.org_span)
         cands += self._noun_phrases()
         cands += self._entities()
-        return cands
+        credits, bylines = self._non_actor_ranges()
+        out = []
+        for c in cands:
+            if any(c.start < e and s < c.end for s, e in credits):
+                continue
+            surface = self.text[c.start:c.end]
+            if len(surface) > 3 and surface.isupper() and surface.lower() in gz.CREDIT_AGENCIES:
+                continue  # "REUTERS", "GETTY": a credit line, whatever it is glued to
+            if c.kind == "person" and any(s <= c.start and c.end <= e for s, e in bylines):
+                continue
+            if all(i in self.headline_tokens for i in range(c.ts, c.te)):
+                c.extra["headline"] = True
+            out.append(c)
+        return out
 
     def _cand_tokens(self, ts: int, te: int, kind: str, key: str, prio: int, label: str = "", name: str = "",
                      **extra) -> Cand:
@@ -168,67 +404,123 @@ class _Builder:
         start, end = sp[ts].idx, sp[te - 1].idx + len(sp[te - 1].text)
         return Cand(start, end, ts, te, kind, key, prio, label, name, dict(extra))
 
-    def _titled_persons(self) -> list[Cand]:
+    # ------------------------------------------------------------------ what is not an actor
+    def _headline_tokens(self) -> set[int]:
+        """Tokens of title-case headlines ("Brexit Bill Passes Referendum Test"): runs of
+        capitalised words with a capitalised verb or small word inside them."""
         sp = self.sp
+        out: set[int] = set()
+        run: list = []
+
+        def close():
+            caps = [t for t in run if t.is_alpha and t.text[:1].isupper()]
+            inner = [t for t in caps[1:] if t.lower_ in _HEADLINE_SMALL or t.pos_ in ("VERB", "AUX")]
+            if len(caps) >= 3 and inner:
+                out.update(t.i for t in run)
+            run.clear()
+
+        for tok in self.toks:
+            if tok.is_alpha and not tok.text[:1].isupper():
+                close()
+            elif tok.text in (".", "!", "?") or "\n" in tok.text:
+                close()
+            else:
+                run.append(tok)
+        close()
+        return out
+
+    def _non_actor_ranges(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Character ranges of photo credits and wire tags (no actor there), and of bylines
+        (no person there)."""
+        text = self.text
+        credits = [m.span() for rx in (_CREDIT_LABEL, _CREDIT_SLASH, _CREDIT_WIRE) for m in rx.finditer(text)]
+        credits += [m.span() for m in re.finditer(r"\bGetty Images\b", text)]
+        bylines = []
+        pos = 0
+        lines = text.split("\n")
+        nonempty_seen = 0
+        for line in lines:
+            stripped = line.strip()
+            if stripped:
+                nonempty_seen += 1
+                low = stripped.lower().strip(" .,:;-–—()")
+                if low in gz.CREDIT_AGENCIES or re.fullmatch(r"[\w .]{0,40}/\s*[\w .]{0,40}", low) and any(
+                        a in low for a in ("getty", "afp", "reuters", "shutterstock", "alamy", "epa", "ap")):
+                    credits.append((pos, pos + len(line)))
+                elif nonempty_seen <= 3:
+                    m = _BYLINE.match(line)
+                    if m and (stripped.startswith("By ") or m.group(1).isupper()):
+                        bylines.append((pos, pos + len(line)))
+            pos += len(line) + 1
+        return credits, bylines
+
+    # ------------------------------------------------------------------ people
+    def _titled_persons(self) -> list[Cand]:
+        sp, toks = self.sp, self.toks
         out = []
         i = 0
-        n = len(sp)
+        n = len(toks)
         while i < n:
-            tok = sp[i]
+            tok = toks[i]
             if tok.text.lower() in gz.TITLES and tok.text[:1].isupper() and (
-                    i == 0 or sp[i - 1].text.lower() not in gz.TITLES):
+                    i == 0 or toks[i - 1].text.lower() not in gz.TITLES):
                 j = i
-                while j < n and sp[j].text.lower() in gz.TITLES and sp[j].text[:1].isupper():
+                while j < n and toks[j].text.lower() in gz.TITLES and toks[j].text[:1].isupper():
                     j += 1
                 k = j
                 while k < n:
-                    t = sp[k]
+                    t = toks[k]
                     if t.pos_ == "PROPN" and t.text[:1].isupper() and not gz.country_of_adj(t.text) \
                             and t.text.lower() not in gz.TITLES:
                         k += 1
                         continue
                     if k > j and t.text.lower() in gz.NAME_PARTICLES:
                         m = k
-                        while m < n and sp[m].text.lower() in gz.NAME_PARTICLES:
+                        while m < n and toks[m].text.lower() in gz.NAME_PARTICLES:
                             m += 1
-                        if m < n and sp[m].pos_ == "PROPN" and sp[m].text[:1].isupper():
+                        if m < n and toks[m].pos_ == "PROPN" and toks[m].text[:1].isupper():
                             k = m
                             continue
                     break
-                if k > j and k - j <= 4 and sp[k - 1].text not in gz.ORGS:
+                honorific = any(t.text.lower() in gz.HONORIFICS for t in sp[i:j])
+                org_word = any(t.text.lower() in ORG_NAME_WORDS for t in sp[j:k])
+                if k > j and k - j <= 4 and toks[k - 1].text not in gz.ORGS and not org_word:
                     ent = self.ent_of.get(j)
-                    if ent is None or ent.label_ in ("PERSON", "GPE", "NORP", "ORG"):
+                    if ent is None or ent.label_ in ("PERSON", "GPE", "NORP", "ORG") or honorific:
                         name = sp[j:k].text
                         titles = {t.text.lower().rstrip(".") for t in sp[i:j]}
                         country = None
                         if i > 0 and titles & gz.LEADER_TITLES:
-                            country = gz.country_of_adj(sp[i - 1].text) or gz.country_of_name(sp[i - 1].text)
+                            country = gz.country_of_adj(toks[i - 1].text) or gz.country_of_name(toks[i - 1].text)
                         out.append(self._cand_tokens(i, k, "person", name, 0, "PERSON", name,
-                                                     titled=sp[i:k].text, leader_of=country))
+                                                     titled=sp[i:k].text, leader_of=country,
+                                                     title_words=sorted(titles)))
                         i = k
                         continue
             i += 1
         return out
 
+    # ------------------------------------------------------------------ organisations, seats
     def _gazetteer_orgs(self) -> list[Cand]:
-        sp = self.sp
+        """Organisations of the gazetteer and seats of power ("Number 10", "the Kremlin"), by
+        surface form: acronyms as written, other names in any case but capitalised."""
         out = []
-        forms = sorted(gz.ORGS, key=lambda f: -len(f))
-        text = self.text
-        taken: list[tuple[int, int]] = []
-        for form in forms:
-            flags = 0 if form.isupper() or "." in form else re.I
-            for m in re.finditer(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])", text, flags):
-                s, e = m.span()
-                if any(s < b and a < e for a, b in taken):
-                    continue
-                span = sp.char_span(s, e, alignment_mode="expand")
-                if span is None:
-                    continue
-                if not form.isupper() and not text[s:e][:1].isupper():
-                    continue
-                taken.append((s, e))
+        for m in _gazetteer_pattern().finditer(self.text):
+            s, e = m.span()
+            surface = m.group()
+            if not surface[:1].isupper():
+                continue
+            form = _GAZETTEER_FORMS.get(surface) or _GAZETTEER_FORMS.get(surface.lower())
+            if form is None:  # an acronym in the wrong case ("Isis" the goddess, "un-")
+                continue
+            span = self.sp.char_span(s, e, alignment_mode="expand")
+            if span is None:
+                continue
+            if form in gz.ORGS:
                 out.append(Cand(s, e, span.start, span.end, "org", gz.ORGS[form], 1, "ORG", gz.ORGS[form]))
+            else:
+                out.append(Cand(s, e, span.start, span.end, "country", gz.country_of_name(form), 1, "GPE",
+                                extra={"capital": True}))
         return out
 
     def _np_left(self, head) -> tuple[int, list]:
@@ -255,22 +547,21 @@ class _Builder:
     def _noun_phrases(self) -> list[Cand]:
         sp = self.sp
         out: list[Cand] = []
-        for tok in sp:
+        for tok in self.toks:
             if tok.pos_ not in ("NOUN", "PROPN") or tok.dep_ == "compound":
                 continue
             low = tok.text.lower()
             lemma = tok.lemma_.lower()
-            if not (low in REGIME_NOUNS or low in STATE_NOUNS or low in GROUP_STRONG or low in GROUP_WEAK
-                    or lemma in REGIME_NOUNS or low == "machine"):
+            people_kind = _people_noun(tok)
+            if not (low in REGIME_NOUNS or low in STATE_NOUNS or people_kind or low in GROUP_WEAK
+                    or lemma in REGIME_NOUNS or low == "machine" or low in ADMIN_NOUNS or low in DESCRIPTION_NOUNS):
                 continue
+            if tok.ent_type_ in _NAME_ENTITIES and not (low in REGIME_NOUNS or low in STATE_NOUNS
+                                                        or low in ADMIN_NOUNS):
+                continue  # "the United States" is a name, not a group of states
             left, mods = self._np_left(tok)
             if low == "machine" and not any(t.lemma_.lower() in ("propaganda", "war", "media") for t in mods):
                 continue
-            if tok.i in self.org_tokens and not (low in REGIME_NOUNS or low in STATE_NOUNS or low == "machine"):
-                # A real organisation's name ("Free Syrian Army") stays an organisation.
-                ots, ote = self.org_span[tok.i]
-                if not any(_country_of_token(t) for t in self.sp[ots:ote]):
-                    continue
             # Trim determiners other than "the", possessives and adverbs at the left edge.
             while left < tok.i and (sp[left].dep_ in ("det", "predet", "advmod", "punct", "cc", "poss")
                                     or sp[left].text.lower() in GENERIC_MODS) and not (
@@ -287,6 +578,16 @@ class _Builder:
             if content:  # start the phrase at its first content word ("the" just before it stays)
                 first = content[0].i
                 left = first - 1 if first > left and sp[first - 1].lower_ == "the" else first
+            description = self._description(tok, content)
+            if description:
+                out.append(description)
+                continue
+            if tok.i in self.org_tokens and not (low in REGIME_NOUNS or low in STATE_NOUNS or low == "machine"
+                                                 or low in ADMIN_NOUNS):
+                # A real organisation's name ("Free Syrian Army") stays an organisation.
+                ots, ote = self.org_span[tok.i]
+                if not any(_country_of_token(t) for t in self.sp[ots:ote]):
+                    continue
             countries = []
             persons = []
             others = []
@@ -300,7 +601,8 @@ class _Builder:
                     countries.append(c)
                 elif t.i in self.person_tokens or (t.pos_ == "PROPN" and gz.LEADER_COUNTRY.get(t.text.lower())):
                     persons.append(t)
-                elif t.pos_ == "PROPN" and lemma in REGIME_NOUNS:
+                elif t.pos_ == "PROPN" and (lemma in REGIME_NOUNS or low in ADMIN_NOUNS) and (
+                        self.ent_of.get(t.i) is None or self.ent_of[t.i].label_ == "PERSON"):
                     persons.append(t)
                 else:
                     others.append(t)
@@ -320,6 +622,13 @@ class _Builder:
                         and tok.tag_ == "NN":
                     out.append(self._cand_tokens(tok.i - 1, tok.i + 1, "anaphor", "regime", 2))
                 continue
+            if low in ADMIN_NOUNS and persons and not countries and tok.tag_ in ("NN", "NNP"):
+                first = persons[0].i
+                ts = first - 1 if det_the and first - 1 == left else first
+                name = sp[persons[0].i:persons[-1].i + 1].text
+                out.append(self._cand_tokens(ts, tok.i + 1, "administration", name, 2, "ORG", name,
+                                             noun=tok.text.lower()))
+                continue
             strong_mod = [t for t in others if t.text.lower() in GROUP_STRONG or t.lemma_.lower() in GROUP_STRONG]
             if (low in STATE_NOUNS or low == "machine") and len(set(countries)) == 1 and not persons \
                     and not strong_mod and tok.tag_ in ("NNS", "NN", "NNP", "NNPS"):
@@ -334,13 +643,16 @@ class _Builder:
             # noun or a noun ("gun control groups"); "innocent people" is not an actor.
             norp_mod = [t for t in others if self.ent_of.get(t.i) is not None and self.ent_of[t.i].label_ in
                         ("NORP", "GPE", "ORG", "LOC")]
-            is_group = low in GROUP_STRONG or lemma in GROUP_STRONG or strong_mod or (
-                low in GROUP_WEAK and (countries or persons or norp_mod
-                                       or [t for t in others if t.pos_ in ("PROPN", "NOUN")]))
+            of_phrase = self._of_phrase(tok) if low in GROUP_WEAK and not people_kind else None
+            is_group = people_kind or strong_mod or (
+                low in GROUP_WEAK and (countries or persons or norp_mod or of_phrase
+                                       or [t for t in others if t.pos_ in ("PROPN", "NOUN") or t.tag_ == "VBG"
+                                           or _classifying(t)]))
             if not is_group or tok.tag_ not in ("NNS", "NNPS", "NN", "NNP"):
                 continue
             if low in GROUP_WEAK and not strong_mod and tok.tag_ == "NN" and low not in (
-                    "opposition", "public", "population", "nation", "community", "movement", "minority", "youth"):
+                    "opposition", "public", "population", "nation", "community", "movement", "minority", "youth",
+                    "industry"):
                 continue
             if strong_mod:
                 key = strong_mod[-1].lemma_.lower()
@@ -353,19 +665,55 @@ class _Builder:
                         continue
                     if _country_of_token(t) and not keep_countries:
                         continue
-                    if t.pos_ in ("ADJ", "VERB") and t not in norp_mod and not _country_of_token(t):
+                    if t.pos_ in ("ADJ", "VERB") and t.tag_ != "VBG" and t not in norp_mod \
+                            and not _country_of_token(t) and not _classifying(t):
                         continue  # "violent extremists" ~ "extremists", "unaware American people"
                     words.append(t)
-                if low in PEOPLE_NOUNS and not words:
+                if low in GROUP_WEAK and not people_kind and not words and of_phrase:
+                    # "people of color", "the people of Marlow": the "of" phrase is the modifier
+                    det_the = left < tok.i and sp[left].lower_ == "the"
+                    ts = left if det_the else tok.i
+                    of_text = sp[of_phrase[0]:of_phrase[1]].text
+                    out.append(self._cand_tokens(ts, of_phrase[1], "group", f"{lemma} {of_text.lower()}", 2,
+                                                 "GROUP", f"{tok.text} {of_text}"))
+                    continue
+                if (low in PEOPLE_NOUNS or low in GROUP_WEAK and not people_kind) and not words:
                     continue
                 key = " ".join([t.text.lower() for t in words] + [lemma])
                 name = " ".join([t.text for t in words] + [tok.text])
-            if not content and low in GROUP_WEAK:
+            if not content and low in GROUP_WEAK and not people_kind:
                 continue
             det_the = left < tok.i and sp[left].lower_ == "the"
             ts = left if det_the else (content[0].i if content else tok.i)
             out.append(self._cand_tokens(ts, tok.i + 1, "group", key, 2, "GROUP", name))
         return out
+
+    def _description(self, tok, content) -> Cand | None:
+        """ "the agency", "the president", "the government": a definite description with no
+        modifier, to be resolved to an earlier actor (or standing alone, see the docstring)."""
+        low = tok.text.lower()
+        if low not in DESCRIPTION_NOUNS or tok.tag_ not in ("NN", "NNP") or tok.i == 0:
+            return None
+        if any(t.lower_ not in DESCRIPTION_MODIFIERS for t in content):
+            return None
+        first = content[0].i if content else tok.i
+        if first == 0 or self.toks[first - 1].lower_ not in ANAPHOR_DETS:
+            return None
+        if any(c.dep_ in ("prep", "acl", "relcl", "appos") for c in tok.rights):
+            return None  # "the president of Brazil", "the agency that ...": not a bare back-reference
+        name = " ".join([t.lower_ for t in content] + [low])
+        return self._cand_tokens(first - 1, tok.i + 1, "description", low, 2, "ORG", name)
+
+    def _of_phrase(self, tok) -> tuple[int, int] | None:
+        """Token span of "of <name or noun>" after a weak group noun: "people [of color]"."""
+        for child in tok.rights:
+            if child.dep_ == "prep" and child.lower_ == "of":
+                objs = [g for g in child.children if g.dep_ == "pobj"]
+                if objs and objs[0].pos_ in ("PROPN", "NOUN") and objs[0].lower_ not in GENERIC_MODS \
+                        and not objs[0].like_num and objs[0].lower_ not in ("them", "those", "us"):
+                    obj = objs[0]
+                    return child.i, obj.i + 1
+        return None
 
     def _blocks(self, mod, head, low: str) -> bool:
         """A modifier inside another organisation's name ("IRGC forces") leaves the phrase to
@@ -374,7 +722,7 @@ class _Builder:
             return False
         ots, ote = self.org_span[mod.i]
         gazetteer_org = self.sp[ots:ote].text.lower() in _ORG_FORMS
-        return not (low in REGIME_NOUNS and mod.pos_ == "PROPN" and not gazetteer_org)
+        return not ((low in REGIME_NOUNS or low in ADMIN_NOUNS) and mod.pos_ == "PROPN" and not gazetteer_org)
 
     def _first_content(self, left: int, head: int) -> int:
         sp = self.sp
@@ -383,6 +731,7 @@ class _Builder:
                             or sp[i].text.lower() in GENERIC_MODS):
             i += 1
         return i
+
 
     def _entities(self) -> list[Cand]:
         sp = self.sp
@@ -399,7 +748,7 @@ class _Builder:
             if te <= ts:
                 continue
             text = _clean(sp[ts:te].text)
-            if not text or not any(ch.isalpha() for ch in text):
+            if not text or not any(ch.isalpha() for ch in text) or _is_topic(text):
                 continue
             root = sp[ts:te].root
             if label == "NORP":
@@ -413,6 +762,11 @@ class _Builder:
                     out.append(self._cand_tokens(ts, te, "norp", text.lower(), 3, "NORP", text))
                 continue
             if label == "GPE":
+                text = re.sub(r"^(?:the )?(?:State|Commonwealth|Province|City) of ", "", text, flags=re.I)
+                metonym = gz.METONYM_ORGS.get(text.lower())
+                if metonym:
+                    out.append(self._cand_tokens(ts, te, "org", metonym, 3, "ORG", metonym, capital=True))
+                    continue
                 country = gz.country_of_name(text)
                 if country:
                     out.append(self._cand_tokens(ts, te, "country", country, 3, "GPE",
@@ -421,25 +775,51 @@ class _Builder:
                     out.append(self._cand_tokens(ts, te, "gpe", text.lower(), 3, "GPE", text))
                 continue
             if label == "ORG":
-                if text.lower() in gz.GENERIC_ORGS or _strip_the(text).lower() in gz.GENERIC_ORGS:
+                bare = _strip_the(text)
+                if bare.islower():
+                    continue  # "the un-thing": names are capitalised
+                institution = bare.lower() in gz.INSTITUTIONS and bare[:1].isupper()
+                if not institution and (text.lower() in gz.GENERIC_ORGS or bare.lower() in gz.GENERIC_ORGS):
                     continue
                 country = gz.country_of_name(text)
-                words = _strip_the(text).split(" ", 1)
+                words = bare.split(" ", 1)
                 if not country and len(words) == 2 and words[1].lower() in gz.GENERIC_ORGS:
                     country = gz.country_of_adj(words[0])
                 if country:
                     out.append(self._cand_tokens(ts, te, "country", country, 3, "GPE"))
                     continue
-                out.append(self._cand_tokens(ts, te, "org", _strip_the(text), 3, "ORG", _strip_the(text)))
+                out.append(self._cand_tokens(ts, te, "org", bare, 3, "ORG", bare))
                 continue
+            if te - ts == 1 and _ACRONYM.match(text) and len(text) <= 6:
+                out.append(self._cand_tokens(ts, te, "org", text, 3, "ORG", text))
+                continue  # "KCNA" is no person
             # PERSON: drop leading titles spaCy sometimes includes.
             while ts < te - 1 and sp[ts].text.lower() in gz.TITLES:
                 ts += 1
             name = _clean(sp[ts:te].text)
-            if gz.country_of_name(name) or gz.country_of_adj(name):
+            if gz.country_of_name(name) or gz.country_of_adj(name) or name.lower() in gz.CREDIT_AGENCIES:
                 continue
+            if sp[te - 1].lower_ in ORG_NAME_WORDS or not _person_name(name).words:
+                continue  # "Justice Department", a title alone
             out.append(self._cand_tokens(ts, te, "person", name, 3, "PERSON", name))
         return out
+
+
+def _classifying(tok) -> bool:
+    """An adjective that says which kind, not how good: "environmental groups", "Democratic
+    candidates", "political leaders" (relational suffixes), unlike "innocent people"."""
+    return tok.pos_ == "ADJ" and re.search(r"(?:al|ic|ical|ary|ian|ist|ese)$", tok.lower_) is not None \
+        and tok.lower_ not in GENERIC_MODS and tok.lower_ not in {"radical", "typical", "critical", "brutal",
+                                                                  "total", "usual", "actual", "real", "special"}
+
+
+def _people_noun(tok) -> bool:
+    """A noun for a kind of people that is an actor on its own: "farmers", "the rebels",
+    "environmentalists" (any plural in -ists)."""
+    low, lemma = tok.lower_, tok.lemma_.lower()
+    if low in GROUP_STRONG or lemma in GROUP_STRONG:
+        return True
+    return tok.tag_ in ("NNS", "NNPS") and low.endswith("ists") and len(low) > 6
 
 
 def _select(cands: list[Cand]) -> list[Cand]:
@@ -465,68 +845,127 @@ class ActorIndex:
     pronoun_actor: dict[int, str]
 
 
-def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
-    sp = parse(doc)
-    b = _Builder(sp)
-    chosen = _select(b.candidates())
+# --------------------------------------------------------------------------- people
 
-    # ---- people: full names are clusters; a surname (or a first name) alone joins the
-    # full name it belongs to (the most recent one before it when several share it).
-    persons = [c for c in chosen if c.kind == "person"]
-    full_names: list[tuple[int, str, list[str]]] = []  # (start, key, tokens)
-    for c in persons:
-        toks = _norm_name(c.key)
-        if len(toks) >= 2:
-            full_names.append((c.start, "person:" + " ".join(toks), toks))
+@dataclass
+class _FullName:
+    start: int
+    name: PersonName
 
-    def person_key(name: str, pos: int) -> str:
-        toks = _norm_name(name)
-        if len(toks) >= 2:
-            return "person:" + " ".join(toks)
-        if not toks:
-            return "person:" + name.lower()
-        tok = toks[0]
-        for field_i in (-1, 0):  # surname first, then first name
-            keys = {k for _, k, ts in full_names if ts[field_i] == tok}
-            if len(keys) == 1:
-                return keys.pop()
-            if keys:
-                before = [(st, k) for st, k, ts in full_names if ts[field_i] == tok and st <= pos]
-                return max(before)[1] if before else min((st, k) for st, k, ts in full_names if ts[field_i] == tok)[1]
-        return "person:" + tok
 
+def _choose_person(options: list[_FullName], pos: int) -> str | None:
+    """The key of the most prominent full name (the one the article names most often), and
+    among equals the most recent before `pos`, else the first after it."""
+    keys = Counter(o.name.key for o in options)
+    if not keys:
+        return None
+    top = max(keys.values())
+    options = [o for o in options if keys[o.name.key] == top]
+    before = [o for o in options if o.start <= pos]
+    if before:
+        return max(before, key=lambda o: o.start).name.key
+    return min(options, key=lambda o: o.start).name.key
+
+
+def person_key(name: str, pos: int, full_names: list[_FullName], titles: frozenset = frozenset()) -> str:
+    """The actor key of a person mention (see "People" in the module docstring)."""
+    parsed = _person_name(name)
+    if not parsed.words:
+        return "person:" + name.lower()
+    if parsed.full:
+        return parsed.key
+    word = parsed.words[0]
+    titled = bool(parsed.titles or titles)
+    by_surname = [f for f in full_names if f.name.words[-1] == word
+                  or "-" in f.name.words[-1] and word in f.name.words[-1].split("-")]
+    if parsed.suffix:
+        by_surname = [f for f in by_surname if f.name.suffix == parsed.suffix]
+    else:
+        plain = [f for f in by_surname if not f.name.suffix]
+        by_surname = plain or ([] if titled else by_surname)
+    key = _choose_person(by_surname, pos)
+    if key:
+        return key
+    if not parsed.suffix and not titled:
+        key = _choose_person([f for f in full_names if f.name.words[0] == word and not f.name.suffix], pos)
+        if key:
+            return key
+    return parsed.key
+
+
+def _resolve_people(text: str, chosen: list[Cand]) -> None:
+    """Give every person (and "<person> regime" / administration) candidate its person key."""
+    full_names = [_FullName(c.start, _person_name(c.key)) for c in chosen if c.kind == "person"]
+    full_names = [f for f in full_names if f.name.full]
     for c in chosen:
-        if c.kind in ("person", "regime_person"):
-            c.key = person_key(c.key, c.start)
+        if c.kind in ("person", "regime_person", "administration"):
+            titles = frozenset(c.extra.get("title_words") or ())
+            c.key = person_key(c.key, c.start, full_names, titles)
     person_keys = {c.key for c in chosen if c.kind in ("person", "regime_person")}
-    by_token = {}
+    by_word = defaultdict(set)
     for k in person_keys:
-        toks = k.split(":", 1)[1].split()
-        by_token.setdefault(toks[-1], set()).add(k)
-    # Mentions of a person's name that spaCy labelled ORG / GPE / NORP join the person.
+        by_word[k.split(":", 1)[1].split()[0 if k.endswith(tuple(" " + x for x in gz.NAME_SUFFIXES)) else -1]].add(k)
+    surnames = {f.name.words[-1] for f in full_names}
+    # Mentions of a person's name that spaCy labelled ORG / GPE / NORP join the person, and so
+    # does a capital that is a person's surname here ("Valeska Paris ... Paris said").
     for c in chosen:
-        if c.kind in ("org", "gpe", "norp") and len(_name_tokens(c.key)) <= 3:
-            toks = _norm_name(c.key)
-            k = "person:" + " ".join(toks)
-            if k in person_keys:
-                c.kind, c.key, c.label = "person", k, "PERSON"
-            elif len(toks) == 1 and by_token.get(toks[0]):
-                c.kind, c.key, c.label = "person", person_key(c.key, c.start), "PERSON"
+        surface = text[c.start:c.end]
+        if c.kind in ("country", "org") and c.extra.get("capital") and surface.lower() in surnames:
+            c.kind, c.key, c.label, c.name = "person", surface, "PERSON", surface
+            c.extra["capital"] = False
+            c.key = person_key(surface, c.start, full_names)
+            continue
+        if c.kind in ("org", "gpe", "norp") and len(_name_tokens(c.key)) <= 3 and not c.extra.get("capital"):
+            parsed = _person_name(c.key)
+            if parsed.words and parsed.key in person_keys:
+                c.kind, c.key, c.label = "person", parsed.key, "PERSON"
+            elif len(parsed.words) == 1 and by_word.get(parsed.words[0]):
+                c.kind, c.key, c.label = "person", person_key(c.key, c.start, full_names), "PERSON"
 
-    # ---- leaders: which person rules which country
+
+def _name_echoes(b: _Builder, chosen: list[Cand]) -> list[Cand]:
+    """Later mentions of a known person's surname that spaCy did not tag ("Trump spoke.")."""
+    surnames = {_person_name(c.key).words[-1] for c in chosen if c.kind == "person" and _person_name(c.key).full}
+    if not surnames:
+        return []
+    taken = set()
+    for c in chosen:
+        taken.update(range(c.ts, c.te))
+    out = []
+    sp = b.sp
+    for tok in b.toks:
+        if tok.i in taken or not tok.text[:1].isupper() or tok.lower_ not in surnames:
+            continue
+        if tok.ent_type_ not in ("", "PERSON", "ORG", "GPE", "NORP"):
+            continue  # "in May 2019" is a date, whoever Theresa May is
+        if tok.pos_ not in ("PROPN", "NOUN") or tok.dep_ == "compound" and tok.head.lower_ not in gz.NAME_SUFFIXES:
+            continue  # "the Trump administration" is not a mention of Trump
+        te = tok.i + 1
+        if te < len(b.toks) and b.toks[te].lower_ in gz.NAME_SUFFIXES:
+            te += 1
+        if any(i in taken for i in range(tok.i, te)):
+            continue
+        out.append(b._cand_tokens(tok.i, te, "person", sp[tok.i:te].text, 4, "PERSON", sp[tok.i:te].text,
+                                  echo=True))
+    return out
+
+
+def _resolve_leaders(chosen: list[Cand]) -> set[str]:
+    """Which person rules which country; "the Syrian regime" joins its leader's regime.
+    Returns the keys of the people whose rule the article calls a regime."""
     leader_of: dict[str, str] = {}  # person key -> country
     for c in chosen:
         if c.kind == "person" and c.extra.get("leader_of"):
             leader_of[c.key] = c.extra["leader_of"]
+    person_keys = sorted({c.key for c in chosen if c.kind in ("person", "regime_person")})
     for k in person_keys:
         s = k.split(":", 1)[1].split()[-1]
         if gz.LEADER_COUNTRY.get(s):
             leader_of.setdefault(k, gz.LEADER_COUNTRY[s])
     regime_people = {c.key for c in chosen if c.kind == "regime_person"}
-    mentioned_people = {c.key for c in chosen if c.kind in ("person", "regime_person")}
     country_leader = {}
-    for p, country in leader_of.items():
-        if p in mentioned_people:
+    for p, country in sorted(leader_of.items()):
+        if p in person_keys:
             country_leader.setdefault(country, p)
     for c in chosen:
         if c.kind == "regime_country":
@@ -537,131 +976,204 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
             else:
                 c.extra["regime"] = True
                 c.kind = "country"
+    return regime_people
 
-    # ---- keys for every candidate
-    def key_of(c: Cand) -> str:
-        if c.kind in ("person", "regime_person"):
-            return c.key
-        if c.kind == "country":
-            return "country:" + c.key
-        if c.kind == "org":
-            return "org:" + c.key.lower()
-        if c.kind == "group":
-            return "group:" + c.key
-        if c.kind == "norp":
-            return "norp:" + c.key
-        if c.kind == "gpe":
-            return "gpe:" + c.key.lower()
-        return ""
 
-    # Acronyms join their long forms: "IRGC" ~ "Islamic Revolutionary Guard Corps".
-    org_keys = {c.key for c in chosen if c.kind == "org"}
-    acr = {}
+# --------------------------------------------------------------------------- keys
+
+def _key_of(c: Cand) -> str:
+    if c.kind in ("person", "regime_person"):
+        return c.key
+    if c.kind == "administration":
+        return "administration:" + c.key
+    if c.kind == "country":
+        return "country:" + c.key
+    if c.kind == "org":
+        return "org:" + _org_key(c.key)
+    if c.kind == "group":
+        return "group:" + c.key
+    if c.kind == "norp":
+        return "norp:" + c.key
+    if c.kind == "gpe":
+        return "gpe:" + c.key.lower()
+    return ""
+
+
+def _join_org_aliases(text: str, chosen: list[Cand], keys: dict[int, str]) -> None:
+    """One organisation under several names (see "Organisations" in the module docstring):
+    "DOJ" ~ "Department of Justice", "EPA" after "Environmental Protection Agency (EPA)",
+    "CBC" ~ "CBC News", "Scientology" ~ "Church of Scientology"."""
+    orgs = [c for c in chosen if keys.get(id(c), "").startswith("org:")]
+    org_keys = {keys[id(c)] for c in orgs}
+    long_names: dict[str, set[str]] = defaultdict(set)  # acronym -> long keys
+    bracketed: dict[str, str] = {}
+    for c in orgs:
+        if not _ACRONYM.match(c.key.replace(" ", "")):
+            for acronym in _acronyms_of(c.key):
+                long_names[acronym].add(keys[id(c)])
+            first = c.key.split()[0].replace(".", "")
+            if " " in c.key and first.isupper() and len(first) >= 2:
+                long_names[first].add(keys[id(c)])  # "CBC News" goes by "CBC"
+            after = re.match(r"\s*\(([A-Z][A-Za-z.&]{1,7})\)", text[c.end:c.end + 12])
+            if after:
+                bracketed[after.group(1).replace(".", "")] = keys[id(c)]
+    of_names: dict[str, set[str]] = defaultdict(set)  # "scientology" -> {"church of scientology"}
     for k in org_keys:
-        words = [w for w in re.split(r"[\s\-]+", k) if w and w.lower() not in ("of", "the", "and", "for")]
-        if len(words) >= 2:
-            acr["".join(w[0] for w in words).upper()] = k
-    for c in chosen:
-        if c.kind == "org" and c.key.isupper() and c.key in acr:
-            c.key = acr[c.key]
+        if " of " in k:
+            of_names["org:" + k.split(" of ", 1)[1]].add(k)
+    renamed = {}
+    for c in orgs:
+        key = keys[id(c)]
+        bare = c.key.replace(".", "").replace(" ", "")
+        target = None
+        if _ACRONYM.match(c.key.replace(" ", "")) or bare.isupper():
+            target = bracketed.get(bare)
+            if target is None and len(long_names.get(bare, ())) == 1:
+                target = next(iter(long_names[bare]))
+        if target is None and len(of_names.get(key, ())) == 1:
+            target = next(iter(of_names[key]))
+        if target and target != key:
+            renamed[key] = target
+    for c in orgs:
+        key = keys[id(c)]
+        for _ in range(3):  # "SDF" -> "Syrian Democratic Forces" -> ... (short chains only)
+            key = renamed.get(key, key)
+        keys[id(c)] = key
 
-    # Regime anaphors: the most recent actor the article has called a regime.
+
+def _resolve_back_references(chosen: list[Cand], keys: dict[int, str], names_of: dict[int, str]) -> None:
+    """ "the regime" -> the last actor called a regime; "the agency" -> the last actor with
+    "agency" in a mention or title, within DESCRIPTION_REACH characters."""
     regime_keys_seen: set[str] = set()
     last_pos: dict[str, int] = {}
+    words_of: dict[str, set[str]] = defaultdict(set)  # actor key -> words of its mentions and titles
     for c in chosen:
+        k = keys.get(id(c), "")
         if c.kind == "anaphor":
             options = [k for k in regime_keys_seen if k in last_pos]
             if options:
-                k = max(options, key=lambda k: last_pos[k])
-                c.extra["resolved"] = k
+                keys[id(c)] = max(options, key=lambda k: last_pos[k])
             continue
-        k = key_of(c)
+        if c.kind == "description":
+            recent = [k for k in words_of if c.start - last_pos.get(k, -10 ** 9) <= DESCRIPTION_REACH]
+            options = [k for k in recent if c.key in words_of[k]]
+            if options:
+                keys[id(c)] = max(options, key=lambda k: last_pos[k])
+            elif c.key in STANDALONE_DESCRIPTIONS:
+                keys[id(c)] = "description:" + c.name
+            continue
         if not k:
             continue
         last_pos[k] = c.start
+        words = {w.lower().strip(".,'’") for w in re.split(r"[\s\-]+", names_of.get(id(c), ""))}
+        words |= set(c.extra.get("title_words") or ())
+        if c.kind == "administration":
+            words.add(c.extra.get("noun", "administration"))
+        words_of[k] |= words
         if c.kind == "regime_person" or c.extra.get("regime"):
             regime_keys_seen.add(k)
 
-    groups: dict[str, list[Cand]] = defaultdict(list)
-    gpe_keys = {key_of(c) for c in chosen if c.kind == "gpe"}
-    for c in chosen:
-        k = c.extra.get("resolved") if c.kind == "anaphor" else key_of(c)
-        if k and k.startswith("org:") and "gpe:" + k[4:] in gpe_keys:
-            k = "gpe:" + k[4:]  # "WESTERVILLE" (ORG, a dateline) ~ "Westerville" (GPE)
-        if k:
-            groups[k].append(c)
 
-    # ---- drop places used only as places
-    def locative(c: Cand) -> bool:
-        tok = sp[c.te - 1]
-        while tok.dep_ == "conj" and tok.head.i != tok.i:
-            tok = tok.head
-        return tok.dep_ == "pobj" and tok.head.lemma_.lower() in (
-            "in", "at", "inside", "within", "across", "throughout", "near", "around", "through", "outside")
+def _join_bare_groups(groups: dict[str, list[Cand]]) -> None:
+    """ "alarmists" joins "climate alarmists" when that is the only group with that noun."""
+    by_head: dict[str, list[str]] = defaultdict(list)
+    for k in groups:
+        if k.startswith("group:") and " " in k:
+            by_head[k.rsplit(" ", 1)[1]].append(k)
+    for k in list(groups):
+        if k.startswith("group:") and " " not in k:
+            head = k.split(":", 1)[1]
+            longer = by_head.get(head, [])
+            if len(longer) == 1:
+                groups[longer[0]].extend(groups.pop(k))
 
+
+# --------------------------------------------------------------------------- places
+
+_LOCATIVE_PREPS = ("in", "at", "inside", "within", "across", "throughout", "near", "around", "through", "outside")
+
+
+def _locative(sp, c: Cand, preps=_LOCATIVE_PREPS) -> bool:
+    tok = sp[c.te - 1]
+    while tok.dep_ == "conj" and tok.head.i != tok.i:
+        tok = tok.head
+    return tok.dep_ == "pobj" and tok.head.lemma_.lower() in preps
+
+
+def _drop_places(sp, groups: dict[str, list[Cand]]) -> None:
+    """Places used only as places are not actors; a capital used as a place ("talks in
+    Washington", "flew to Brussels") is not a mention of its government."""
     for k in list(groups):
         cs = groups[k]
+        kept = [c for c in cs if not (c.extra.get("capital") and _locative(sp, c))]
+        if not kept:
+            del groups[k]
+            continue
+        groups[k] = cs = kept
         if k.startswith("gpe:") or k.startswith("country:"):
             plain = all(c.kind in ("gpe", "country") and not c.extra.get("regime") and not c.extra.get("demonym")
                         and not c.extra.get("capital") and sp[c.ts].pos_ == "PROPN" and c.te - c.ts <= 3
                         for c in cs)
-            if plain and all(locative(c) for c in cs):
+            if plain and all(_locative(sp, c) for c in cs):
                 del groups[k]
 
-    # ---- actors
-    actors: list[Actor] = []
-    used_ids: set[str] = set()
-    token_actor: dict[int, str] = {}
-    mention_actor: list[tuple[int, int, str]] = []
-    for k, cs in sorted(groups.items(), key=lambda kv: min(c.start for c in kv[1])):
-        cs = sorted(cs, key=lambda c: c.start)
-        kind = k.split(":", 1)[0]
-        if kind == "person":
-            if k in regime_people:
-                last = k.split(":", 1)[1].split()[-1]
-                forms = [t for c in cs for t in _name_tokens(doc.text[c.start:c.end]) if t.lower() == last]
-                surname_text = forms[0] if forms else last.title()
-                name, typ = f"{surname_text} regime", "ORG"
-            else:
-                names = [c.name for c in cs if c.kind == "person" and c.name]
-                full = max(names, key=lambda n: (len(_name_tokens(n)), len(n)), default=k.split(":", 1)[1].title())
-                if len(_name_tokens(full)) == 1:
-                    titled = [c.extra["titled"] for c in cs if c.extra.get("titled")]
-                    if titled:
-                        full = titled[0]
-                name, typ = full, "PERSON"
-        elif kind == "country":
-            name, typ = k.split(":", 1)[1], "GPE"
-        elif kind == "org":
-            forms = Counter(_strip_the(c.name or c.key) for c in cs)
-            name = gz.ORGS.get(cs[0].key, None) or max(forms, key=lambda f: (len(f), forms[f]))
-            typ = "ORG"
-        elif kind == "group":
-            forms = Counter(c.name for c in cs if c.name)
-            name = forms.most_common(1)[0][0] if forms else k.split(":", 1)[1]
-            typ = "GROUP"
-        elif kind == "norp":
-            forms = Counter(c.name for c in cs if c.name)
-            name = forms.most_common(1)[0][0] if forms else k.split(":", 1)[1]
-            typ = "NORP"
-        else:  # gpe
-            forms = Counter(_strip_the(c.name or c.key) for c in cs)
-            name = forms.most_common(1)[0][0]
-            typ = "GPE"
-        aid = _slug(name)
-        base, n = aid, 2
-        while aid in used_ids:
-            aid, n = f"{base}-{n}", n + 1
-        used_ids.add(aid)
-        mentions = [doc.mention(c.start, c.end) for c in cs]
-        actors.append(Actor(id=aid, name=name, type=typ, mentions=mentions))
-        for c in cs:
-            mention_actor.append((c.start, c.end, aid))
-            for i in range(c.ts, c.te):
-                token_actor[i] = aid
-    mention_actor.sort()
 
-    # ---- pronouns (index only)
+def _drop_headline_guesses(groups: dict[str, list[Cand]]) -> None:
+    """One-word names spaCy found only inside a title-case headline ("Bill", "Referendum"),
+    unless a gazetteer knows them ("Macron"). Longer names there are seldom wrong."""
+    for k in list(groups):
+        cs = groups[k]
+        if all(c.extra.get("headline") and c.prio >= 3 and c.kind in ("person", "org", "gpe", "norp")
+               and c.te - c.ts == 1 and not gz.LEADER_COUNTRY.get(c.key.split(":")[-1].lower()) for c in cs):
+            del groups[k]
+
+
+# --------------------------------------------------------------------------- actors
+
+def _actor_name(doc: Document, k: str, cs: list[Cand], regime_people: set[str]) -> tuple[str, str]:
+    """Display name and type of the actor with key `k` and candidates `cs`."""
+    kind = k.split(":", 1)[0]
+    if kind == "person":
+        if k in regime_people:
+            last = k.split(":", 1)[1].split()
+            last = last[-2] if last[-1] in ("jr", "sr", "ii", "iii", "iv") and len(last) > 1 else last[-1]
+            forms = [t for c in cs for t in _name_tokens(doc.text[c.start:c.end]) if t.lower() == last]
+            return f"{forms[0] if forms else last.title()} regime", "ORG"
+        names = [c.name for c in cs if c.kind == "person" and c.name]
+        full = max(names, key=lambda n: (len(_person_name(n).words), len(n)), default=k.split(":", 1)[1].title())
+        if len(_person_name(full).words) == 1:
+            titled = [c.extra["titled"] for c in cs if c.extra.get("titled")]
+            if titled:
+                full = titled[0]
+        return _clean(full) if full.endswith(("'s", "’s")) else full, "PERSON"
+    if kind == "administration":
+        words = k.split(":", 2)[2].split()
+        surname = words[-2] if words[-1] in ("jr", "sr") and len(words) > 1 else words[-1]
+        forms = [t for c in cs for t in _name_tokens(doc.text[c.start:c.end]) if t.lower() == surname]
+        nouns = Counter(c.extra.get("noun", "administration") for c in cs if c.kind == "administration")
+        noun = nouns.most_common(1)[0][0] if nouns else "administration"
+        return f"{forms[0] if forms else surname.title()} {noun}", "ORG"
+    if kind == "description":
+        return k.split(":", 1)[1], "ORG"
+    if kind == "country":
+        return k.split(":", 1)[1], "GPE"
+    if kind == "org":
+        forms = Counter(_strip_the(_clean(c.name or c.key)) for c in cs if c.kind == "org")
+        canonical = gz.ORGS.get(cs[0].key)
+        if canonical:
+            return canonical, "ORG"
+        long_forms = [f for f in forms if not _ACRONYM.match(f.replace(" ", ""))] or list(forms)
+        return max(long_forms, key=lambda f: (forms[f], len(f))), "ORG"
+    if kind in ("group", "norp"):
+        forms = Counter(c.name for c in cs if c.name)
+        name = forms.most_common(1)[0][0] if forms else k.split(":", 1)[1]
+        return name, "GROUP" if kind == "group" else "NORP"
+    forms = Counter(_strip_the(c.name or c.key) for c in cs)
+    return forms.most_common(1)[0][0], "GPE"
+
+
+def _resolve_pronouns(sp, toks: list, chosen: list[Cand], token_actor: dict[int, str]) -> dict[int, str]:
+    """he/she/they -> the most recent fitting actor, when that is unambiguous enough."""
     person_mentions = []  # (start, actor id) of mentions that name a person
     plural_mentions = []
     for c in chosen:
@@ -670,17 +1182,18 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
             continue
         if c.kind == "person":
             person_mentions.append((c.start, aid))
-        head = sp[c.te - 1]
+        head = toks[c.te - 1]
         if c.kind in ("group", "norp") or (c.kind == "country" and head.tag_ in ("NNS", "NNPS")) or \
                 c.extra.get("demonym") or head.text.lower() in ("officials", "leaders", "authorities", "forces"):
             plural_mentions.append((c.start, aid))
     pronoun_actor: dict[int, str] = {}
-    sents = list(sp.sents)
     sent_of = {}
-    for si, s in enumerate(sents):
-        for t in s:
-            sent_of[t.i] = si
-    for tok in sp:
+    for si, s in enumerate(sp.sents):
+        for i in range(s.start, s.end):
+            sent_of[i] = si
+    token_at = {c.start: c.ts for c in chosen}
+    char_sent = {start: sent_of.get(token_at.get(start, -1), -99) for start, _ in person_mentions + plural_mentions}
+    for tok in toks:
         low = tok.text.lower()
         pool = person_mentions if low in PRONOUNS_PERSON else plural_mentions if low in PRONOUNS_PLURAL else None
         if pool is None or tok.pos_ != "PRON":
@@ -690,8 +1203,7 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
         for start, aid in pool:
             if start >= tok.idx:
                 break
-            st = sp.char_span(start, start + 1, alignment_mode="expand")
-            si = sent_of.get(st.start, -99) if st is not None else -99
+            si = char_sent[start]
             if here - si <= 2:
                 window.append((start, aid, si))
         if not window:
@@ -702,6 +1214,56 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
         # and the previous sentence, or the only one in the last three.
         if si == here or len(near) == 1 and aid in near or len({a for _, a, _ in window}) == 1:
             pronoun_actor[tok.i] = aid
+    return pronoun_actor
+
+
+def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
+    sp = parse(doc)
+    b = _Builder(sp)
+    chosen = _select(b.candidates())
+    chosen = sorted(chosen + _name_echoes(b, chosen), key=lambda c: c.start)
+    _resolve_people(doc.text, chosen)
+    regime_people = _resolve_leaders(chosen)
+
+    keys = {id(c): _key_of(c) for c in chosen}
+    keys = {i: k for i, k in keys.items() if k}
+    _join_org_aliases(doc.text, chosen, keys)
+    names_of = {id(c): c.name or doc.text[c.start:c.end] for c in chosen}
+    _resolve_back_references(chosen, keys, names_of)
+
+    groups: dict[str, list[Cand]] = defaultdict(list)
+    gpe_keys = {k for k in keys.values() if k.startswith("gpe:")}
+    for c in chosen:
+        k = keys.get(id(c))
+        if k and k.startswith("org:") and "gpe:" + k[4:] in gpe_keys:
+            k = "gpe:" + k[4:]  # "WESTERVILLE" (ORG, a dateline) ~ "Westerville" (GPE)
+        if k:
+            groups[k].append(c)
+    _join_bare_groups(groups)
+    _drop_places(sp, groups)
+    _drop_headline_guesses(groups)
+
+    actors: list[Actor] = []
+    used_ids: set[str] = set()
+    token_actor: dict[int, str] = {}
+    mention_actor: list[tuple[int, int, str]] = []
+    for k, cs in sorted(groups.items(), key=lambda kv: (min(c.start for c in kv[1]), kv[0])):
+        cs = sorted(cs, key=lambda c: c.start)
+        name, typ = _actor_name(doc, k, cs, regime_people)
+        aid = _slug(name)
+        base, n = aid, 2
+        while aid in used_ids:
+            aid, n = f"{base}-{n}", n + 1
+        used_ids.add(aid)
+        actors.append(Actor(id=aid, name=name, type=typ, mentions=[doc.mention(c.start, c.end) for c in cs]))
+        for c in cs:
+            mention_actor.append((c.start, c.end, aid))
+            for i in range(c.ts, c.te):
+                token_actor[i] = aid
+    mention_actor.sort()
+
+    in_actor = [c for c in chosen if c.ts in token_actor]
+    pronoun_actor = _resolve_pronouns(sp, b.toks, in_actor, token_actor)
     for i, aid in pronoun_actor.items():
         token_actor.setdefault(i, aid)
     return actors, ActorIndex(token_actor, mention_actor, pronoun_actor)

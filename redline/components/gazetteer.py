@@ -1,9 +1,12 @@
 """Hand-written gazetteers for actor merging: countries (names, aliases, adjectives and
-demonyms, capitals), a few well-known organisations and their aliases, and heads of
-state or government whose rule articles call a "regime".
+demonyms, capitals and seats of power), a few well-known organisations and their aliases,
+heads of state or government whose rule articles call a "regime", and the words that
+tell an actor from a non-actor (titles and name suffixes, topics, photo-credit agencies).
 
 Only what merging needs: "Tehran", "Iranian", "Iranians" -> Iran; "Kremlin" -> Russia;
-"Assad" -> leader of Syria (so "the Syrian regime" can join "the Assad regime").
+"Downing Street", "Number 10" -> United Kingdom; "Brussels" -> European Union (in
+political news Brussels stands for the EU, not Belgium); "Assad" -> leader of Syria (so
+"the Syrian regime" can join "the Assad regime").
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ Azerbaijan||Azerbaijani;Azeri;Azerbaijanis;Azeris|Baku|Aliyev
 Bahrain||Bahraini;Bahrainis|Manama|
 Bangladesh||Bangladeshi;Bangladeshis|Dhaka|Hasina
 Belarus||Belarusian;Belarusians;Belarussian|Minsk|Lukashenko
-Belgium||Belgian;Belgians|Brussels|
+Belgium||Belgian;Belgians||
 Brazil||Brazilian;Brazilians|Brasilia;Brasília|Lula;Bolsonaro
 Bulgaria||Bulgarian;Bulgarians|Sofia|
 Canada||Canadian;Canadians|Ottawa|Trudeau;Carney
 Chile||Chilean;Chileans|Santiago|
-China|PRC;People's Republic of China|Chinese|Beijing;Peking|Xi;Jinping
+China|PRC;People's Republic of China|Chinese|Beijing;Peking;Zhongnanhai|Xi;Jinping
 Colombia||Colombian;Colombians|Bogota;Bogotá|Petro
 Cuba||Cuban;Cubans|Havana|Castro
 Cyprus||Cypriot;Cypriots|Nicosia|
@@ -37,7 +40,7 @@ Eritrea||Eritrean;Eritreans|Asmara|Afwerki
 Estonia||Estonian;Estonians|Tallinn|
 Ethiopia||Ethiopian;Ethiopians|Addis Ababa|Abiy
 Finland||Finnish;Finn;Finns|Helsinki|
-France||French;Frenchman;Frenchmen|Paris;Elysee;Élysée|Macron
+France||French;Frenchman;Frenchmen|Paris;Elysee;Élysée;Elysee Palace;Élysée Palace|Macron
 Georgia||Georgian;Georgians|Tbilisi|
 Germany||German;Germans|Berlin|Merkel;Scholz;Merz
 Greece||Greek;Greeks|Athens|
@@ -94,7 +97,7 @@ Tunisia||Tunisian;Tunisians|Tunis|
 Turkey|Türkiye;Turkiye|Turkish;Turk;Turks|Ankara|Erdogan;Erdoğan
 Ukraine|the Ukraine|Ukrainian;Ukrainians|Kyiv;Kiev|Zelensky;Zelenskyy;Zelenskiy
 United Arab Emirates|UAE;Emirates|Emirati;Emiratis|Abu Dhabi|
-United Kingdom|UK;U.K.;Britain;Great Britain;England|British;Briton;Britons;English|London;Downing Street;Whitehall|Johnson;Sunak;Starmer;Truss;May
+United Kingdom|UK;U.K.;Britain;Great Britain;England|British;Briton;Britons;English|London;Downing Street;Whitehall;Number 10;No 10;No. 10|Johnson;Sunak;Starmer;Truss;May
 United States|US;U.S.;USA;U.S.A.;America;United States of America|American;Americans|Washington;White House|Biden;Trump;Obama;Bush
 Uzbekistan||Uzbek;Uzbeks|Tashkent|
 Venezuela||Venezuelan;Venezuelans|Caracas|Maduro;Chavez;Chávez
@@ -126,6 +129,14 @@ for _line in _COUNTRIES.strip().splitlines():
             LEADER_COUNTRY[_a.lower()] = _name
 # "Saudi" is both alias and adjective.
 COUNTRY_BY_ADJ.setdefault("saudi", "Saudi Arabia")
+
+# Cities that political news uses for an institution other than their country's government:
+# "Brussels insists ..." is the European Union (Belgium's government is rarely meant).
+METONYM_ORGS: dict[str, str] = {"brussels": "European Union", "strasbourg": "European Parliament"}
+
+# Seats of power spaCy does not tag as a place: found by their surface form (capitalised).
+SEAT_FORMS = ("Number 10", "No 10", "No. 10", "Downing Street", "Kremlin", "White House", "Whitehall",
+              "Elysee Palace", "Élysée Palace", "Zhongnanhai")
 
 # Organisations spaCy often misses or mislabels: surface form -> canonical name.
 ORGS: dict[str, str] = {
@@ -186,14 +197,42 @@ ORGS: dict[str, str] = {
     "Kataib Hezbollah": "Kataib Hezbollah",
     "Popular Mobilization Forces": "Popular Mobilization Forces",
     "PMF": "Popular Mobilization Forces",
+    "Extinction Rebellion": "Extinction Rebellion",
+    "Greenpeace": "Greenpeace",
+    "IPCC": "IPCC",
+    "Intergovernmental Panel on Climate Change": "IPCC",
 }
+
+# Capitalised institution names that are actors although their lowercase form is generic:
+# "Congress voted", "the Senate", "Parliament" (but "the army", "a court" are not names).
+INSTITUTIONS = {"congress", "senate", "parliament", "house of commons", "house of lords", "supreme court",
+                "house of representatives", "bundestag", "knesset", "duma", "state duma", "majlis"}
 
 # ORG "entities" that are only common nouns: never an actor on their own.
 GENERIC_ORGS = {
     "army", "government", "regime", "military", "navy", "air force", "parliament", "ministry", "police",
     "state", "administration", "congress", "senate", "court", "forces", "force", "the army", "the government",
-    "ground", "council", "committee", "cabinet",
+    "ground", "council", "committee", "cabinet", "department", "agency", "office", "party",
 }
+
+# Topics, campaigns and laws that spaCy sometimes labels PERSON, ORG or GPE: never actors.
+TOPICS = {
+    "brexit", "obamacare", "trumpcare", "medicare", "medicaid", "covid", "covid-19", "coronavirus", "remain",
+    "leave", "climate change", "global warming", "green new deal", "new deal", "referendum", "bill", "act",
+    "brexiteer", "brexiteers", "remainer", "remainers", "maga", "black lives matter", "blm", "metoo", "#metoo",
+    "cap-and-trade", "paris agreement", "paris accord", "paris climate agreement", "paris climate accord",
+    "clean power plan", "the clean power plan", "holocaust", "jihad", "sharia", "twitter", "facebook post",
+}
+# The last word of a law's, a treaty's or a plan's name: "the Affordable Care Act", "the Iran deal".
+POLICY_HEADS = {"act", "bill", "treaty", "agreement", "accord", "accords", "deal", "plan", "referendum", "law",
+                "protocol", "amendment", "doctrine", "directive", "regulation", "regulations", "reform",
+                "reforms", "budget", "pact", "summit", "election", "elections", "crisis", "era"}
+
+# News and photo agencies: actors when they report ("Reuters reported"), never in a credit
+# ("Photo: AFP/Getty Images", "(Reuters) -", a line "REUTERS").
+CREDIT_AGENCIES = {"reuters", "afp", "ap", "getty", "getty images", "pa", "epa", "shutterstock", "alamy",
+                   "associated press", "agence france-presse", "anadolu", "xinhua", "tass", "sipa", "rex",
+                   "bloomberg", "ansa", "dpa", "efe", "upi", "reuters/", "pa images", "pa wire", "afp/getty images"}
 
 LEADER_TITLES = {
     "president", "leader", "dictator", "ruler", "prime", "minister", "premier", "king", "emir", "sultan",
@@ -209,7 +248,19 @@ TITLES = {
     "prof.", "professor", "sheikh", "shaykh", "ayatollah", "grand", "imam", "cleric", "king", "queen",
     "prince", "princess", "crown", "emir", "sultan", "pope", "chancellor", "chairman", "premier", "supreme",
     "leader", "judge", "justice", "ambassador", "spokesman", "spokeswoman", "dictator", "mullah", "saint",
+    "mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady", "baroness", "baron", "pm", "mp", "rev",
+    "rev.", "reverend", "fr.", "gov", "sen", "rep", "congressman", "congresswoman", "attorney", "commissioner",
+    "administrator", "director", "deputy", "speaker", "chief", "secretary-general", "councillor", "councilman",
+    "councilwoman", "mme", "m.", "herr", "frau", "chairwoman", "chair",
 }
+
+# Titles that are only ever put before a person's name: "Mrs May" is a person even where
+# spaCy reads "May" as a date.
+HONORIFICS = {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady", "baroness", "baron", "mme", "mr.",
+              "mrs.", "ms.", "dr.", "prof.", "rev", "rev.", "reverend", "herr", "frau"}
+
+# Generational suffixes: part of who a person is ("Donald Trump Jr." is not "Donald Trump").
+NAME_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "junior", "senior"}
 
 NAME_PARTICLES = {"al", "el", "bin", "ibn", "bint", "abu", "de", "da", "van", "von", "der", "del", "la", "le",
                   "-", "‑"}
