@@ -361,8 +361,11 @@ def _role_view(role) -> dict | None:
             "fine": list(role.fine), "score": _pct(role.score),
             "color": UNCLEAR_COLOR if unclear else ROLE_COLORS.get(role.main, OTHER_COLOR),
             "guess_color": ROLE_COLORS.get(role.guess, OTHER_COLOR),
+            # for an unclear role, the other readings the model weighed, most likely first
+            "others": [f"{r} {_pct(p)}" for r, p in sorted(role.probabilities.items(), key=lambda x: -x[1])
+                       if unclear and r != role.guess],
             "probabilities": probabilities,
-            "evidence": [{"key": k.replace("_", " "), "value": v} for k, v in evidence_items(role.evidence)]}
+            "evidence": [{"key": k.replace("_", " "), "value": v} for k, v in evidence_items(role.evidence, True)]}
 
 
 def _source_view(claim, names: dict[str, str]) -> dict[str, Any]:
@@ -461,10 +464,13 @@ def actor_graph(doc: Document, width: int = 680, height: int = 440) -> dict[str,
         x, y = cx + radius * math.cos(angle), cy + radius * math.sin(angle)
         r = min(24.0, 7 + 3 * math.sqrt(max(len(a.mentions), 1)))
         cos = math.cos(angle)
-        anchor = "middle" if abs(cos) < 0.3 or n == 1 else ("start" if cos > 0 else "end")
+        # Centred labels only right at the top and bottom: with many actors, two neighbours
+        # near the bottom would otherwise both centre their labels and overlap.
+        centred = abs(cos) < (0.3 if n <= 8 else 0.1)
+        anchor = "middle" if centred or n == 1 else ("start" if cos > 0 else "end")
         lx = x + (r + 6) * cos if n > 1 else x
         ly = y + (r + 6) * math.sin(angle) + 4 if n > 1 else y + r + 16
-        if n > 1 and abs(cos) < 0.3:
+        if n > 1 and centred:
             ly = y + (r + 16 if math.sin(angle) > 0 else -(r + 8))
         role = (a.role.main or "unclear") if a.role else None
         nodes[a.id] = {"id": a.id, "name": a.name, "short": a.name if len(a.name) <= 28 else a.name[:27] + "…",

@@ -135,3 +135,33 @@ def test_paste_submit_hover_toggle_slide(browser, tmp_path):
         page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
         assert (tmp_path / "report.png").stat().st_size > 10_000
         assert dialogs == [] and outside == [] and errors == []
+
+
+def test_story_sections_read_well(browser, tmp_path):
+    """Actors with an unclear role, evidence and relations, and attributed claims, laid out
+    in a real browser: visible, inside the page width, and the narrow layout drops columns."""
+    from test_report import _story_doc
+
+    from redline.report import render_html
+
+    path = tmp_path / "story.html"
+    path.write_text(render_html([_story_doc()]), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    actors = page.locator("section.actors")
+    assert "not redline’s judgement of the actor" in actors.inner_text()
+    unclear = page.locator(".actors-table tbody tr", has=page.locator("th", has_text="Iran")).locator("td.cast")
+    assert "unclear" in unclear.inner_text() and "leans Antagonist 52%" in unclear.inner_text()
+    assert page.locator("ul.evidence").first.is_visible()
+    assert page.locator(".claim mark.source").first.inner_text() == "Gen. Pourdastan"
+    assert page.locator(".claim mark.cue").first.inner_text() == "announced"
+    assert page.locator(".relations-table tbody tr").count() == 1
+    # nothing pushes the page wider than the window
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1360
+    page.set_viewport_size({"width": 420, "height": 900})
+    assert not page.locator(".actors-table .col-type").first.is_visible()
+    page.screenshot(path=str(tmp_path / "story.png"), full_page=True)
+    assert (tmp_path / "story.png").stat().st_size > 10_000
+    assert errors == []

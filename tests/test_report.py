@@ -273,8 +273,8 @@ def test_roles_unclear_probabilities_and_evidence():
         assert meaning in html
     # an unclear role shows its leaning, as a percentage, and the evidence by its keys
     assert 'class="role is-unclear"' in html and "leans <b" in html and ">Antagonist</b> 52%" in html
-    assert "techniques aimed</dt><dd>Name_Calling x2, Doubt x1" in html
-    assert "agent of harm</dt><dd>1" in html
+    assert '<span class="ek">techniques aimed:</span> Name Calling ×2, Doubt ×1' in html
+    assert '<span class="ek">agent of harm:</span> 1' in html
     assert 'title="Innocent 28%"' in html
     # a sure role, and an actor without a role
     assert ">Protagonist</span> <span class=\"pct\">81%" in html and "Guardian" in html

@@ -74,14 +74,17 @@ def role_label(role: Role | None) -> str:
     return f"{role.main}{fine} {role.score:.2f}"
 
 
-def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+def evidence_items(evidence: dict[str, Any], pretty: bool = False) -> list[tuple[str, str]]:
     """Each evidence entry as (key, readable value), whatever its keys: counts per name
-    read 'Name_Calling x2, Doubt x1', lists are joined, numbers rounded."""
+    read 'Name_Calling x2, Doubt x1', lists are joined, numbers rounded. `pretty` (for the
+    HTML report) writes names with spaces and counts with a times sign: 'Name Calling ×2'."""
     out = []
+    times = "×" if pretty else "x"
     for key, value in evidence.items():
         if isinstance(value, dict):
-            text = ", ".join(f"{k} x{_number(v)}" if isinstance(v, (int, float)) else f"{k}: {v}"
-                             for k, v in value.items())
+            named = {(str(k).replace("_", " ") if pretty else str(k)): v for k, v in value.items()}
+            text = ", ".join(f"{k} {times}{_number(v)}" if isinstance(v, (int, float)) else f"{k}: {v}"
+                             for k, v in named.items())
         elif isinstance(value, (list, tuple)):
             text = ", ".join(str(v) for v in value)
         elif isinstance(value, (int, float)):
