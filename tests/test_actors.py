@@ -136,3 +136,145 @@ def test_parse_is_the_same_without_the_vocabulary_string_table(own_example):
 
     text = own_example + "\nAleppo, Damascus and Tehran: the Revolutionary Guards said so on Monday."
     assert described(loaded(text)) == described(full(text))
+
+
+# --------------------------------------------------------------------------- issue #14: actors a reader would list
+
+def test_a_bare_surname_goes_to_the_father_and_trump_jr_stays_apart():
+    doc = actors_of("Donald Trump Jr. met reporters on Monday. Donald Trump was in Florida. "
+                    "Trump said the meeting was fine. Trump Jr. disagreed. Mr Trump left early.")
+    names = by_name(doc)
+    assert mention_texts(names["Donald Trump Jr."]) == {"donald trump jr.", "trump jr."}
+    assert mention_texts(names["Donald Trump"]) == {"donald trump", "trump", "mr trump"}
+
+
+def test_a_titled_surname_never_joins_a_suffixed_name_it_may_not_be():
+    doc = actors_of("Donald Trump Jr. spoke to supporters. President Trump later praised him.")
+    names = by_name(doc)
+    assert mention_texts(names["Donald Trump Jr."]) == {"donald trump jr."}
+    assert any("president trump" in mention_texts(a) for a in doc.actors if a.name != "Donald Trump Jr.")
+
+
+def test_two_different_full_names_are_never_one_actor():
+    doc = actors_of("Ahmed Mohamed built a clock. His father, Mohamed El-Hassan Mohamed, was proud. "
+                    "Ahmed Mohamed was arrested at school. Mohamed said he only wanted to impress his teacher.")
+    for actor in doc.actors:
+        full = {m.text for m in actor.mentions if len(m.text.split()) >= 2}
+        assert len(full) <= 1, (actor.name, full)
+    # The bare surname goes to the one the article names most.
+    assert "mohamed" in mention_texts(by_name(doc)["Ahmed Mohamed"])
+
+
+def test_honorific_and_surname_join_the_full_name():
+    doc = actors_of("Theresa May faced her cabinet on Tuesday. Mrs May said the deal was the best available. "
+                    "Dr Liam Fox disagreed, and Sir Keir Starmer called for a vote. Mr Starmer was not alone.")
+    names = by_name(doc)
+    assert mention_texts(names["Theresa May"]) == {"theresa may", "mrs may"}
+    assert {"keir starmer", "mr starmer"} <= {t.replace("sir ", "") for t in mention_texts(names["Keir Starmer"])}
+    assert not any(a.name in ("May", "Mrs May") for a in doc.actors)
+
+
+def test_organisation_acronyms_and_word_orders_are_one_actor():
+    doc = actors_of("The DOJ said on Monday that it would appeal. A Justice Department spokesman declined to "
+                    "comment, and the Department of Justice issued a statement. The Environmental Protection "
+                    "Agency (EPA) said the agency would act, and the EPA later confirmed it.")
+    names = by_name(doc)
+    doj = [a for a in doc.actors if "doj" in mention_texts(a)]
+    assert len(doj) == 1 and {"justice department", "department of justice"} <= mention_texts(doj[0])
+    assert {"environmental protection agency", "epa", "the agency"} <= mention_texts(names["Environmental "
+                                                                                           "Protection Agency"])
+
+
+def test_capitals_and_seats_of_power():
+    doc = actors_of("Brussels warned London on Friday. Number 10 and Downing Street said the talks in Brussels "
+                    "had failed. Washington and the Kremlin agreed, and Moscow sent a delegation.")
+    names = by_name(doc)
+    assert mention_texts(names["European Union"]) == {"brussels"}  # "in Brussels" is a place
+    assert "Belgium" not in names
+    assert {"london", "number 10", "downing street"} <= mention_texts(names["United Kingdom"])
+    assert {"washington"} <= mention_texts(names["United States"])
+    assert {"kremlin", "moscow"} <= mention_texts(names["Russia"])
+
+
+def test_bylines_and_photo_credits_are_not_actors():
+    doc = actors_of("PETER OBORNE\n\nBoris Johnson's plan is failing, and the voters know it.\n"
+                    "Photo: AFP/Getty Images\n(Reuters) - Johnson told reporters he would press on.\nREUTERS\n")
+    names = by_name(doc)
+    assert "Boris Johnson" in names and {"boris johnson", "johnson"} <= mention_texts(names["Boris Johnson"])
+    for absent in ("PETER OBORNE", "Peter Oborne", "Reuters", "REUTERS", "AFP", "Getty Images", "AFP/Getty Images"):
+        assert absent not in names, (absent, sorted(names))
+
+
+def test_topics_and_headline_guesses_are_not_people():
+    doc = actors_of("Brexit Bill Passes Referendum Test As Tories Cheer\n\n"
+                    "The pro-Brexit wing welcomed the vote on Brexit. Critics of Obamacare said nothing. "
+                    "Theresa May thanked the Tories.")
+    names = by_name(doc)
+    for absent in ("Brexit", "Bill", "Brexit Bill", "Referendum", "pro-Brexit", "Obamacare"):
+        assert absent not in names, (absent, sorted(names))
+    assert names["Theresa May"].type == "PERSON"
+
+
+def test_groups_cast_by_description_are_actors():
+    doc = actors_of("Climate alarmists want to rebrand climate change. The alarmists say fishing families and "
+                    "farmers will suffer, while scientists disagree. Muslims and Christians prayed together, "
+                    "and environmental groups protested. People of color are most at risk, but innocent "
+                    "people rarely appear in these debates.")
+    names = {a.name.lower(): a for a in doc.actors}
+    for group in ("climate alarmists", "fishing families", "farmers", "scientists", "environmental groups",
+                  "people of color"):
+        assert group in names and names[group].type == "GROUP", (group, sorted(names))
+    assert "muslims" in names
+    assert "the alarmists" in mention_texts(names["climate alarmists"])
+    assert not any("innocent" in n for n in names)
+
+
+def test_an_administration_is_an_actor_apart_from_its_president():
+    doc = actors_of("President Donald Trump signed the order. The Trump administration said the rule would "
+                    "save money, and the administration will defend it in court. Trump was golfing.")
+    names = by_name(doc)
+    admin = names["Trump administration"]
+    assert admin.type == "ORG"
+    assert {"the trump administration", "the administration"} <= mention_texts(admin)
+    assert {"president donald trump", "trump"} <= mention_texts(names["Donald Trump"])
+
+
+def test_own_example_groups_and_people(own_example):
+    doc = actors_of(own_example)
+    names = {a.name.lower(): a for a in doc.actors}
+    assert "fishing families" in names
+    assert any("marlow" in n and "people" in n for n in names), sorted(names)
+    assert names["dana kreel"].type == "PERSON"
+
+
+def test_name_and_organisation_normalisation():
+    from redline.components.actors import _acronyms_of, _org_key, _person_name
+
+    assert _person_name("Gen. Donald J. Trump Jr.'s").words == ("donald", "trump")
+    assert _person_name("Donald Trump Jr.").key != _person_name("Donald Trump").key
+    assert _person_name("Donald John Trump").key == _person_name("Donald Trump").key
+    assert _person_name("Bashar al-Assad").words == ("bashar", "assad")
+    assert _person_name("Alexandria Ocasio-Cortez").words == ("alexandria", "ocasio-cortez")
+    assert _person_name("Martin Luther King").words[-1] == "king"
+    assert _org_key("the U.S. Justice Department's") == _org_key("Department of Justice")
+    assert _org_key("New People's Party") == _org_key("New People Party")
+    assert "DOJ" in _acronyms_of("Justice Department")
+    assert "USDA" in _acronyms_of("U.S. Department of Agriculture")
+
+
+def test_gum_news_actors_never_hold_two_full_names():
+    """On 24 real news articles: no actor merges two people with different full names."""
+    gum = DATA / "gum-news" / "derived"
+    if not gum.is_dir():
+        pytest.skip("GUM news not found in ../shared/data/gum-news")
+    from redline.components.actors import _person_name
+
+    for path in sorted(gum.glob("GUM_news_*.txt"))[:12]:
+        doc = actors_of(path.read_text(encoding="utf-8"))
+        for actor in doc.actors:
+            if actor.type != "PERSON":
+                continue
+            names = [m.text for m in actor.mentions if all(w[:1].isupper() for w in m.text.split())
+                     and m.text.split()[0].lower() not in ("the", "this", "that")]  # not "The President"
+            full = {_person_name(n).key for n in names if _person_name(n).full}
+            assert len(full) <= 1, (path.name, actor.name, full)

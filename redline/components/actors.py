@@ -150,6 +150,7 @@ STANDALONE_DESCRIPTIONS = {"government", "administration", "military", "police"}
 DESCRIPTION_MODIFIERS = {"federal", "central", "national", "current", "state", "incoming", "outgoing"}
 DESCRIPTION_REACH = 2500  # characters: how far back "the agency" may look
 _DET_KEEP = {"the"}
+_MONTH_SURNAMES = {"May", "June", "April", "August", "January"}
 _NAME_ENTITIES = {"GPE", "LOC", "FAC", "NORP", "PERSON", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT"}
 _ORG_FORMS = {k.lower() for k in gz.ORGS}
 # Words that end an organisation's or a place's name, never a person's ("Justice Department").
@@ -796,6 +797,9 @@ class _Builder:
             # PERSON: drop leading titles spaCy sometimes includes.
             while ts < te - 1 and sp[ts].text.lower() in gz.TITLES:
                 ts += 1
+            if te < len(sp) and self.toks[te].text in _MONTH_SURNAMES and self.toks[te].ent_type_ in ("DATE", "") \
+                    and not (te + 1 < len(sp) and self.toks[te + 1].like_num):
+                te += 1  # "Theresa May": spaCy reads the surname as the month
             name = _clean(sp[ts:te].text)
             if gz.country_of_name(name) or gz.country_of_adj(name) or name.lower() in gz.CREDIT_AGENCIES:
                 continue
@@ -1118,13 +1122,16 @@ def _drop_places(sp, groups: dict[str, list[Cand]]) -> None:
                 del groups[k]
 
 
-def _drop_headline_guesses(groups: dict[str, list[Cand]]) -> None:
-    """One-word names spaCy found only inside a title-case headline ("Bill", "Referendum"),
-    unless a gazetteer knows them ("Macron"). Longer names there are seldom wrong."""
+def _drop_headline_guesses(b: _Builder, groups: dict[str, list[Cand]]) -> None:
+    """Names spaCy found only inside a title-case headline, where it guesses ("Bill",
+    "Referendum", "Tories Cheer"), unless each of their words is also capitalised in the body
+    ("Macron" in the headline and the text) or a gazetteer knows them."""
+    body_words = {t.text for t in b.toks if t.i not in b.headline_tokens and t.text[:1].isupper()}
     for k in list(groups):
         cs = groups[k]
         if all(c.extra.get("headline") and c.prio >= 3 and c.kind in ("person", "org", "gpe", "norp")
-               and c.te - c.ts == 1 and not gz.LEADER_COUNTRY.get(c.key.split(":")[-1].lower()) for c in cs):
+               and not gz.LEADER_COUNTRY.get(c.key.split(":")[-1].lower())
+               and not all(t.text in body_words for t in b.toks[c.ts:c.te] if t.is_alpha) for c in cs):
             del groups[k]
 
 
@@ -1241,7 +1248,7 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
             groups[k].append(c)
     _join_bare_groups(groups)
     _drop_places(sp, groups)
-    _drop_headline_guesses(groups)
+    _drop_headline_guesses(b, groups)
 
     actors: list[Actor] = []
     used_ids: set[str] = set()
