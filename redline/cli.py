@@ -173,9 +173,12 @@ def evaluate(
     """Score predictions with the official SemEval-2020 Task 11 semantics."""
     from redline.io.ptc import read_labels
     from redline.metrics import SCORERS
+    from redline.taxonomy import PTC_TECHNIQUES
 
     try:
-        g, p = read_labels(gold), read_labels(pred)
+        # Strict: a technique outside the 14 PTC names is an error with file:line, not a
+        # label that silently matches nothing.
+        g, p = read_labels(gold, PTC_TECHNIQUES), read_labels(pred, PTC_TECHNIQUES)
         if task is not Task.si and any(not lab.technique for lab in g):
             raise RedlineError(f"{gold}: task {task.value} needs technique labels (4 columns)")
         if task is not Task.si and any(not lab.technique for lab in p):

@@ -11,6 +11,7 @@ and the corpus runner build the same pipeline from the same names:
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Callable, Iterable, Protocol
 
@@ -109,15 +110,31 @@ class Pipeline:
             yield self(doc)
 
 
+# A lone surrogate (U+D800-U+DFFF) is not a character: it cannot be encoded as UTF-8,
+# so it would fail deep in the pipeline (hashing, the tokenizer) or in the JSON answer.
+# It arrives from JSON "\ud800" escapes and from Python strings built by hand.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
 def check_text(text: str) -> None:
+    """Refuse, with a clear InputError, any text the pipeline cannot analyse."""
     if not isinstance(text, str):
         raise InputError("the text must be a string")
-    if not text.strip():
-        raise InputError("the text is empty")
     if len(text) > MAX_CHARS:
         raise InputError(f"the text has {len(text):,} characters; redline reads at most {MAX_CHARS:,}")
+    if not text.strip().strip("\ufeff").strip():  # a byte-order mark alone is empty too
+        raise InputError("the text is empty")
     if "\x00" in text:
         raise InputError("the text contains NUL bytes: is it a binary file?")
+    check_unicode(text, "the text")
+
+
+def check_unicode(value: str, what: str) -> None:
+    """Refuse a string with a lone surrogate (not valid Unicode), naming where it is."""
+    bad = _SURROGATE_RE.search(value)
+    if bad:
+        raise InputError(f"{what} contains a lone surrogate U+{ord(bad.group()):04X} at character {bad.start():,}, "
+                         "which is not valid Unicode text")
 
 
 _default: dict[tuple, Pipeline] = {}
@@ -138,5 +155,8 @@ def analyze(text: str, id: str = "doc", meta: dict | None = None, *, threshold: 
             components: tuple[str, ...] | None = None) -> Document:
     """Analyse one article: the library call behind the CLI, the server and the corpus runner."""
     check_text(text)
+    if not isinstance(id, str):
+        raise InputError("the document id must be a string")
+    check_unicode(id, "the document id")
     doc = Document(id=id, text=text, meta=dict(meta or {}))
     return default_pipeline(components, threshold)(doc)

@@ -83,7 +83,7 @@ def test_missing_file_and_empty_folder(tmp_path):
 
 def test_one_bad_file_in_a_batch_does_not_stop_the_others(tmp_path):
     (tmp_path / "article1.txt").write_text("They are traitors! Shameful, disgusting liars.")
-    (tmp_path / "article2.txt").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "article2.txt").write_bytes(b"\x89PNG\x00\x00bad")
     (tmp_path / "article3.txt").write_text("Everyone knows the regime lies. Never forget!")
     r = redline("analyze", tmp_path, "-f", "jsonl", *FAST)
     assert r.returncode == 1

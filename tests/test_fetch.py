@@ -211,9 +211,9 @@ def test_redirect_to_private_address_is_refused_at_that_hop(only_127_0_0_1_is_pu
         handler.routes["/go"] = redirect(f"http://127.0.0.2:{port}/article")
         handler.routes["/go6"] = redirect(f"http://[::1]:{port}/article")
         handler.routes["/article"] = html_route()
-        with pytest.raises(InputError, match="127.0.0.2 is a loopback"):
+        with pytest.raises(InputError, match="127.0.0.2 is not a public address: 127.0.0.0/8 is loopback"):
             fetch(base + "/go")
-        with pytest.raises(InputError, match="::1 is a loopback"):
+        with pytest.raises(InputError, match="::1 is not a public address: ::1/128 is loopback"):
             fetch(base + "/go6")
         # The first hop was fetched (it is "public" here); the private target never was.
         assert [p for p, _ in handler.seen] == ["/go", "/go6"]
@@ -238,7 +238,7 @@ def test_connects_to_the_vetted_address_with_the_real_host_name(monkeypatch):
 
 def test_every_resolved_address_must_be_public(monkeypatch):
     monkeypatch.setattr(fetch_mod, "resolve", lambda host, port: ["8.8.8.8", "10.1.2.3"])
-    with pytest.raises(InputError, match="10.1.2.3 is a private"):
+    with pytest.raises(InputError, match="10.1.2.3 is not a public address: 10.0.0.0/8 is private-use"):
         check_url("http://mixed.example/", allow_private=False)
 
 
@@ -267,3 +267,74 @@ def test_api_refuses_loopback_url_by_default():
         assert handler.seen == []
     assert r.status_code == 422 and "loopback" in r.json()["error"]
     assert r2.status_code == 422 and "link-local" in r2.json()["error"]
+
+
+# --- the IANA special-purpose registries, address by address (in-process, no connection) ---
+import ipaddress  # noqa: E402
+
+from redline.io.fetch import SPECIAL_IPV4, SPECIAL_IPV6  # noqa: E402
+
+
+def _samples(network: str) -> list[str]:
+    """First, second, middle and last address of a block (as many as it has)."""
+    net = ipaddress.ip_network(network)
+    picks = {0, 1, net.num_addresses // 2, net.num_addresses - 1}
+    return [str(net.network_address + i) for i in sorted(p for p in picks if p < net.num_addresses)]
+
+
+SPECIAL_SAMPLES = [(addr, net) for net, _ in SPECIAL_IPV4 + SPECIAL_IPV6 for addr in _samples(net)]
+V4_SAMPLES = [(addr, net) for net, _ in SPECIAL_IPV4 for addr in _samples(net)]
+
+
+@pytest.fixture
+def no_connections(monkeypatch):
+    """Any attempt to open a connection fails the test: these checks must be pure."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a connection was attempted")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.parametrize("addr,block", SPECIAL_SAMPLES)
+def test_every_special_purpose_block_is_refused(addr, block, no_connections):
+    why = address_problem(addr)
+    assert why is not None, f"{addr} (in {block}) passed"
+
+
+@pytest.mark.parametrize("addr,block", V4_SAMPLES)
+def test_ipv6_forms_of_special_ipv4_addresses_are_refused(addr, block, no_connections):
+    v4 = int(ipaddress.IPv4Address(addr))
+    forms = {
+        "mapped": ipaddress.IPv6Address((0xFFFF << 32) | v4),
+        "nat64": ipaddress.IPv6Address((0x64FF9B << 96) | v4),
+        "compatible": ipaddress.IPv6Address(v4),
+        "6to4": ipaddress.IPv6Address((0x2002 << 112) | (v4 << 80) | 1),
+        "teredo": ipaddress.IPv6Address((0x20010000 << 96) | (v4 ^ 0xFFFFFFFF)),
+    }
+    for kind, ip6 in forms.items():
+        assert address_problem(str(ip6)) is not None, f"{kind} form {ip6} of {addr} passed"
+
+
+@pytest.mark.parametrize("addr", ["192.0.0.8", "192.0.0.100", "192.0.0.172", "fec0::1", "feff::1", "2002:808:808::1",
+                                  "3fff::1", "3fff:fff:ffff::1", "2001:db8::1", "192.88.99.1", "5f00::1",
+                                  "100::1", "64:ff9b:1::1", "2001:2::1", "198.19.255.255", "::808:808"])
+def test_gaps_of_is_global_are_closed(addr, no_connections):
+    """The issue's gaps: on Python 3.11 ipaddress calls several of these global."""
+    assert address_problem(addr) is not None
+
+
+@pytest.mark.parametrize("addr", ["192.0.1.0", "192.0.3.0", "100.63.255.255", "100.128.0.0", "198.17.255.255",
+                                  "198.20.0.0", "223.255.255.254", "9.255.255.255", "11.0.0.0", "172.32.0.1",
+                                  "2001:200::1", "2003::1", "3fff:1000::1", "2a00:1450:4001::1",
+                                  "64:ff9b::808:808"])
+def test_public_neighbours_of_special_blocks_pass(addr, no_connections):
+    assert address_problem(addr) is None
+
+
+@pytest.mark.parametrize("net,_", SPECIAL_IPV4 + SPECIAL_IPV6)
+def test_url_to_each_special_block_is_refused_before_connecting(net, _, monkeypatch, no_connections):
+    addr = _samples(net)[-1]
+    monkeypatch.setattr(fetch_mod, "resolve", lambda host, port: [addr])  # no resolver either
+    with pytest.raises(InputError, match="refusing to fetch"):
+        check_url("http://news.example/article", allow_private=False)

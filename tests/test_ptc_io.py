@@ -39,3 +39,47 @@ def test_missing_and_non_utf8(tmp_path):
     f.write_bytes("1\tD\xe9\t0\t5\n".encode("latin-1"))
     with pytest.raises(InputError, match="UTF-8"):
         read_labels(f)
+
+
+# --- strict parsing (issue 18): what int() and a plain split let through ----------------
+from redline.taxonomy import PTC_TECHNIQUES  # noqa: E402
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("1\tDoubt\t10_0\t105", "digits 0-9"),
+    ("1\tDoubt\t\uff11\t5", "digits 0-9"),          # full-width 1
+    ("1\tDoubt\t\u0661\t5", "digits 0-9"),          # Arabic-Indic 1
+    ("1\tDoubt\t+1\t5", "digits 0-9"),
+    ("1\tDoubt\t 1\t5", "digits 0-9"),
+    ("1\tDoubt\t5\t5", "end must be after"),        # zero-length span
+    ("1\tDoubtful\t0\t5", "unknown technique"),
+    ("1\t\t0\t5", "technique is empty"),
+    ("\t0\t5", "article id is empty"),
+    ("1\u200b\t0\t5", "U+200B"),
+    ("1\ufeff\tDoubt\t0\t5", "U+FEFF"),
+])
+def test_strict_label_lines(tmp_path, line, needle):
+    f = tmp_path / "strict.labels"
+    f.write_text("1\tDoubt\t0\t5\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_labels(f, PTC_TECHNIQUES)
+    assert "strict.labels:2" in str(exc.value) and needle in str(exc.value)
+
+
+def test_a_leading_bom_is_not_part_of_the_first_id(tmp_path):
+    f = tmp_path / "bom.labels"
+    f.write_bytes(b"\xef\xbb\xbf1\tDoubt\t0\t5\n2\t3\t9\n")
+    labs = read_labels(f, PTC_TECHNIQUES)
+    assert [l.article_id for l in labs] == ["1", "2"]
+
+
+def test_line_numbers_count_only_newlines(tmp_path):
+    f = tmp_path / "sep.labels"
+    f.write_text("1\tDoubt\t0\t5\n1\tDoubt\t0\t5\x1c\n", encoding="utf-8")  # \x1c: splitlines() splits there
+    with pytest.raises(InputError, match="sep.labels:2:"):
+        read_labels(f, PTC_TECHNIQUES)
+
+
+def test_label_reads_are_bounded(tmp_path):
+    with pytest.raises(InputError, match="device"):
+        read_labels("/dev/zero")

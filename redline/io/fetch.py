@@ -3,8 +3,10 @@
 The server fetches URLs that strangers type, so every fetch is a possible SSRF:
 
 * only ``http`` and ``https``; no ``file://``, no local paths, no credentials in the URL;
-* the host name is resolved here and refused if ANY of its addresses is loopback,
-  private, link-local, multicast, reserved, unspecified or otherwise not global
+* the host name is resolved here and refused if ANY of its addresses is in a block of
+  the IANA IPv4/IPv6 special-purpose registries (loopback, private, link-local,
+  documentation, benchmarking, 6to4, ...; the tables are below), multicast, outside
+  IPv6's global unicast space, or an IPv6 form of such an IPv4 address
   (``allow_private=True`` lifts this, for tests and trusted deployments);
 * the connection goes to the address that was vetted (the URL's host is replaced by
   the IP; the ``Host`` header and TLS SNI / certificate check keep the real name), so
@@ -52,20 +54,138 @@ class Fetched:
     redirects: list[str] = field(default_factory=list)
 
 
+# --- the refusal list -------------------------------------------------------------------
+# Written out from the IANA registries (as of 2025), not left to `ipaddress`: on
+# Python 3.11 `is_global` passes 192.0.0.8, fec0::/10, 2002::/16 and 3fff::/20.
+#   * IANA IPv4 Special-Purpose Address Registry
+#     https://www.iana.org/assignments/iana-ipv4-special-registry/
+#   * IANA IPv6 Special-Purpose Address Registry
+#     https://www.iana.org/assignments/iana-ipv6-special-registry/
+#   * plus, from the IPv4 Multicast and the IPv6 Address Space registries, multicast
+#     (224.0.0.0/4, ff00::/8) and the deprecated site-local fec0::/10 (RFC 3879).
+# Every block in them is refused, including the few the registry marks "globally
+# reachable": those are anycast service addresses (PCP, TURN, DNS-SD, AS112, AMT,
+# ORCHIDv2, drone tags), none of them serves web pages, and a public fetcher loses
+# nothing by refusing them. Outside 2000::/3 (IANA's only global unicast allocation)
+# nothing IPv6 is fetched at all; IPv4 embedded in IPv6 is judged as IPv4 (below).
+SPECIAL_IPV4: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/8", "'this network' (RFC 791)"),
+    ("10.0.0.0/8", "private-use (RFC 1918)"),
+    ("100.64.0.0/10", "shared address space / carrier-grade NAT (RFC 6598)"),
+    ("127.0.0.0/8", "loopback (RFC 1122)"),
+    ("169.254.0.0/16", "link-local (RFC 3927)"),
+    ("172.16.0.0/12", "private-use (RFC 1918)"),
+    ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
+    ("192.0.0.0/29", "IPv4 service continuity prefix (RFC 7335)"),
+    ("192.0.0.8/32", "IPv4 dummy address (RFC 7600)"),
+    ("192.0.0.9/32", "port control protocol anycast (RFC 7723)"),
+    ("192.0.0.10/32", "TURN anycast (RFC 8155)"),
+    ("192.0.0.170/31", "NAT64/DNS64 discovery (RFC 7050)"),
+    ("192.0.2.0/24", "documentation, TEST-NET-1 (RFC 5737)"),
+    ("192.31.196.0/24", "AS112-v4 (RFC 7535)"),
+    ("192.52.193.0/24", "AMT (RFC 7450)"),
+    ("192.88.99.0/24", "deprecated 6to4 relay anycast (RFC 7526)"),
+    ("192.168.0.0/16", "private-use (RFC 1918)"),
+    ("192.175.48.0/24", "direct delegation AS112 service (RFC 7534)"),
+    ("198.18.0.0/15", "benchmarking (RFC 2544)"),
+    ("198.51.100.0/24", "documentation, TEST-NET-2 (RFC 5737)"),
+    ("203.0.113.0/24", "documentation, TEST-NET-3 (RFC 5737)"),
+    ("224.0.0.0/4", "multicast (RFC 5771)"),
+    ("240.0.0.0/4", "reserved (RFC 1112)"),
+    ("255.255.255.255/32", "limited broadcast (RFC 919)"),
+)
+SPECIAL_IPV6: tuple[tuple[str, str], ...] = (
+    ("::/128", "unspecified (RFC 4291)"),
+    ("::1/128", "loopback (RFC 4291)"),
+    ("::ffff:0:0/96", "IPv4-mapped (RFC 4291)"),
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation (RFC 8215)"),
+    ("100::/64", "discard-only (RFC 6666)"),
+    ("100:0:0:1::/64", "dummy IPv6 prefix (RFC 9780)"),
+    ("2001::/23", "IETF protocol assignments (RFC 2928)"),
+    ("2001::/32", "Teredo (RFC 4380)"),
+    ("2001:1::1/128", "port control protocol anycast (RFC 7723)"),
+    ("2001:1::2/128", "TURN anycast (RFC 8155)"),
+    ("2001:1::3/128", "DNS-SD service registration protocol anycast (RFC 9665)"),
+    ("2001:2::/48", "benchmarking (RFC 5180)"),
+    ("2001:3::/32", "AMT (RFC 7450)"),
+    ("2001:4:112::/48", "AS112-v6 (RFC 7535)"),
+    ("2001:10::/28", "deprecated ORCHID (RFC 4843)"),
+    ("2001:20::/28", "ORCHIDv2 (RFC 7343)"),
+    ("2001:30::/28", "drone remote ID entity tags (RFC 9374)"),
+    ("2001:db8::/32", "documentation (RFC 3849)"),
+    ("2002::/16", "6to4 (RFC 3056)"),
+    ("2620:4f:8000::/48", "direct delegation AS112 service (RFC 7534)"),
+    ("3fff::/20", "documentation (RFC 9637)"),
+    ("5f00::/16", "segment routing SIDs (RFC 9602)"),
+    ("fc00::/7", "unique-local (RFC 4193)"),
+    ("fe80::/10", "link-local (RFC 4291)"),
+    ("fec0::/10", "deprecated site-local (RFC 3879)"),
+    ("ff00::/8", "multicast (RFC 4291)"),
+)
+# NAT64's well-known prefix (RFC 6052) is globally reachable in the registry: the address
+# stands for the IPv4 address in its last 32 bits, so it is judged by that address.
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+# IPv4-compatible addresses (::a.b.c.d, deprecated by RFC 4291) are judged by the IPv4
+# address too, so a refusal names it; they are outside 2000::/3 and refused either way.
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+
+_V4_TABLE = tuple((ipaddress.IPv4Network(net), why) for net, why in SPECIAL_IPV4)
+_V6_TABLE = tuple((ipaddress.IPv6Network(net), why) for net, why in SPECIAL_IPV6)
+
+
+def _special_block(ip: Address) -> str | None:
+    """The most specific registry block holding `ip`, described, or None."""
+    table = _V4_TABLE if ip.version == 4 else _V6_TABLE
+    best = None
+    for net, why in table:
+        if ip in net and (best is None or net.prefixlen > best[0].prefixlen):
+            best = (net, why)
+    return f"{best[0]} is {best[1]}" if best else None
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address stands for, if it is one of the forms that embed one."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped, "IPv4-mapped"
+    if ip in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64"
+    if ip in IPV4_COMPATIBLE and int(ip) > 1:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "IPv4-compatible"
+    if ip.sixtofour is not None:
+        return ip.sixtofour, "6to4"
+    if ip.teredo is not None:
+        return ip.teredo[1], "Teredo"
+    return None
+
+
 def address_problem(addr: str | Address) -> str | None:
-    """Why an address may not be fetched from a public server, or None if it is public."""
+    """Why an address may not be fetched from a public server, or None if it is public.
+
+    Pure: no lookup, no connection. The IANA tables above decide; `ipaddress`'s own
+    flags are checked as well, as a second opinion that can only refuse more.
+    """
     try:
         ip = addr if isinstance(addr, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else \
             ipaddress.ip_address(str(addr).split("%", 1)[0])
     except ValueError:
         return f"{addr!r} is not an IP address"
     if isinstance(ip, ipaddress.IPv6Address):
-        # ::ffff:10.0.0.1, 64:ff9b::10.0.0.1, 2002:0a00:0001:: hide IPv4 addresses; judge those too.
-        for inner in (ip.ipv4_mapped, ip.sixtofour, (ip.teredo or (None, None))[1]):
-            if inner is not None:
-                why = address_problem(inner)
-                if why:
-                    return why
+        # ::ffff:10.0.0.1, 64:ff9b::10.0.0.1, 2002:0a00:0001::, Teredo hide IPv4 addresses;
+        # judge the IPv4 address first so the message names what the address really is.
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            why = address_problem(embedded[0])
+            if why:
+                return f"{ip} is the {embedded[1]} form of {embedded[0]}, and {why}"
+        if ip not in GLOBAL_UNICAST_V6 and ip not in NAT64_PREFIX:
+            block = _special_block(ip)
+            return f"{ip} is not a public address: {block or 'it is outside 2000::/3, the global unicast space'}"
+        if ip in NAT64_PREFIX:  # its IPv4 address passed above; `ipaddress` calls all of ::/8 reserved
+            return None
+    block = _special_block(ip)
+    if block:
+        return f"{ip} is not a public address: {block}"
     checks = (
         ("is_unspecified", "unspecified"),
         ("is_loopback", "loopback"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Collection, Iterable
 
 from redline.errors import InputError
 
@@ -34,9 +34,14 @@ def article_id_from_path(path: Path | str) -> str:
 
 
 def read_article_text(path: Path) -> str:
-    """Read an article exactly as PTC offsets expect: UTF-8, newlines untouched."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        return fh.read()
+    """Read an article exactly as PTC offsets expect: UTF-8, newlines untouched, at most MAX_FILE_BYTES."""
+    from redline.io.inputs import MAX_FILE_BYTES, read_file_limited
+
+    data = read_file_limited(path, MAX_FILE_BYTES)
+    try:
+        return data.decode("utf-8")  # a BOM stays as U+FEFF: PTC offsets count it
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def load_articles(folder: Path | str) -> dict[str, str]:
@@ -44,8 +49,22 @@ def load_articles(folder: Path | str) -> dict[str, str]:
     return {article_id_from_path(p): read_article_text(p) for p in sorted(folder.glob("*.txt"))}
 
 
-def parse_label_line(line: str, lineno: int, source: str = "") -> Label | None:
-    """Parse one label line; blank lines give None; a malformed one raises InputError naming it."""
+# Offsets are plain ASCII decimals. int() alone would also take "10_0", " 7", "+5" and
+# full-width or other Unicode digits ("１２"), so a label file could mean something else
+# than it shows.
+_OFFSET_RE = re.compile(r"[0-9]{1,12}", re.ASCII)
+# Article ids: visible characters only. A stray BOM, zero-width or control character
+# would make an id that matches no article and silently score 0.
+_BAD_ID_CHAR_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+
+
+def parse_label_line(line: str, lineno: int, source: str = "",
+                     techniques: Collection[str] | None = None) -> Label | None:
+    """Parse one label line; blank lines give None; a malformed one raises InputError naming it.
+
+    With `techniques`, a technique outside it is an error too (evaluate passes the 14
+    PTC techniques). Spans must be non-empty: start < end.
+    """
     raw = line.rstrip("\r\n")
     if not raw.strip():
         return None
@@ -59,29 +78,47 @@ def parse_label_line(line: str, lineno: int, source: str = "") -> Label | None:
     else:
         raise InputError(f"{where}: expected 3 or 4 tab-separated fields "
                          f"(article_id, [technique,] start, end), got {len(parts)}: {raw[:80]!r}")
-    try:
-        start, end = int(s), int(e)
-    except ValueError:
-        raise InputError(f"{where}: start and end must be integers, got {s!r} and {e!r}") from None
-    if start < 0 or end < start:
-        raise InputError(f"{where}: bad span [{start}, {end})")
-    return Label(art.strip(), tech.strip(), start, end)
+    if not _OFFSET_RE.fullmatch(s) or not _OFFSET_RE.fullmatch(e):
+        raise InputError(f"{where}: start and end must be integers written in the digits 0-9, "
+                         f"got {s!r} and {e!r}")
+    start, end = int(s), int(e)
+    if end <= start:
+        raise InputError(f"{where}: bad span [{start}, {end}): the end must be after the start")
+    art = art.strip()
+    if not art:
+        raise InputError(f"{where}: the article id is empty")
+    bad = _BAD_ID_CHAR_RE.search(art)
+    if bad:
+        raise InputError(f"{where}: the article id {art!r} contains U+{ord(bad.group()):04X}, "
+                         "an invisible or space character")
+    tech = tech.strip()
+    if len(parts) == 4 and not tech:
+        raise InputError(f"{where}: the technique is empty")
+    if techniques is not None and len(parts) == 4 and tech not in techniques:
+        raise InputError(f"{where}: unknown technique {tech[:60]!r}; "
+                         "see `redline techniques` for the 14 PTC names")
+    return Label(art, tech, start, end)
 
 
-def read_labels(path: Path | str) -> list[Label]:
-    """Read a label file, or a folder of per-article label files."""
+def read_labels(path: Path | str, techniques: Collection[str] | None = None) -> list[Label]:
+    """Read a label file, or a folder of per-article label files (each within MAX_TABLE_BYTES).
+
+    A UTF-8 byte-order mark at the start of a file is dropped (an encoding mark, not part
+    of the first article id); anywhere else in an id it is an error.
+    """
+    from redline.io.inputs import MAX_TABLE_BYTES, read_text_limited
+
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such label file or folder")
     files = sorted(path.glob("*.labels")) if path.is_dir() else [path]
     labels: list[Label] = []
     for f in files:
-        try:
-            text = f.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        for i, line in enumerate(text.splitlines(), 1):
-            lab = parse_label_line(line, i, str(f))
+        text = read_text_limited(f, MAX_TABLE_BYTES, "the label file")
+        # Only "\n" ends a line (str.splitlines would also split at U+2028, \x1c... and
+        # shift every later line number in the messages).
+        for i, line in enumerate(text.split("\n"), 1):
+            lab = parse_label_line(line, i, str(f), techniques)
             if lab is not None:
                 labels.append(lab)
     return labels

@@ -1,0 +1,175 @@
+"""Issue 18's findings, one test each: bounded reads, lone surrogates, byte-order marks.
+
+Each test failed before the fix it names. Server and batch-output hardening are tested
+in test_server.py and test_cli.py; the address policy in test_fetch.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import redline
+from redline.errors import InputError
+from redline.io.inputs import (decode_text, read_file_limited, read_path, read_stream_limited,
+                               read_text_limited)
+
+FAST = ("lexicon",)
+
+
+def cli(*args, stdin=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "redline.cli", *map(str, args)], stdin=stdin,
+                          capture_output=True, timeout=timeout)
+
+
+# --- 1. bounded reads -----------------------------------------------------------------
+def test_a_device_path_is_refused_not_read():
+    with pytest.raises(InputError, match="is a device"):
+        read_path("/dev/zero")
+
+
+def test_cli_refuses_dev_zero_quickly():
+    t = time.monotonic()
+    r = cli("analyze", "/dev/zero", "--components", "lexicon")
+    assert r.returncode != 0 and b"is a device" in r.stderr and b"Traceback" not in r.stderr
+    assert time.monotonic() - t < 60
+
+
+def test_stdin_from_dev_zero_stops_at_the_limit():
+    with open("/dev/zero", "rb") as zero:
+        r = cli("analyze", "-", "--components", "lexicon", stdin=zero)
+    assert r.returncode != 0 and b"too large" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_evaluate_dev_zero_is_refused(tmp_path):
+    labels = tmp_path / "x.labels"
+    labels.write_text("1\tDoubt\t0\t5\n")
+    r = cli("evaluate", "/dev/zero", labels)
+    assert r.returncode == 2 and b"is a device" in r.stderr
+
+
+def test_stream_reads_hold_at_most_limit_plus_one(tmp_path):
+    class Counting:
+        def __init__(self):
+            self.given = 0
+
+        def read(self, n):
+            self.given += n
+            return b"a" * n
+
+    stream = Counting()
+    with pytest.raises(InputError, match="too large"):
+        read_stream_limited(stream, 1000, "stdin")
+    assert stream.given == 1001
+    assert read_stream_limited(open(os.devnull, "rb"), 10, "x") == b""
+
+
+def test_regular_file_over_the_limit(tmp_path):
+    f = tmp_path / "big.txt"
+    f.write_bytes(b"a" * 101)
+    with pytest.raises(InputError, match="too large"):
+        read_file_limited(f, 100)
+    assert read_file_limited(f, 101) == b"a" * 101
+
+
+def test_fifo_without_writer_is_refused_not_waited_for(tmp_path):
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    t = time.monotonic()
+    with pytest.raises(InputError, match="no writer"):
+        read_file_limited(fifo, 100, fifo_wait_s=0.3)
+    assert time.monotonic() - t < 5
+
+
+def test_fifo_with_a_writer_is_read_and_bounded(tmp_path):
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+
+    def write(data):
+        time.sleep(0.1)
+        try:
+            with open(fifo, "wb") as fh:
+                fh.write(data)
+        except BrokenPipeError:  # the reader stopped at its limit
+            pass
+
+    w = threading.Thread(target=write, args=(b"They are traitors!",))
+    w.start()
+    assert read_file_limited(fifo, 100, fifo_wait_s=5) == b"They are traitors!"
+    w.join()
+    w = threading.Thread(target=write, args=(b"x" * 5000,))
+    w.start()
+    with pytest.raises(InputError, match="too large"):
+        read_file_limited(fifo, 100, fifo_wait_s=5)
+    w.join()
+
+
+def test_tables_are_bounded_too(tmp_path):
+    with pytest.raises(InputError, match="device"):
+        read_text_limited("/dev/urandom")
+
+
+# --- 2. lone surrogates -----------------------------------------------------------------
+@pytest.mark.parametrize("text", ["\ud800", "They are \udfff traitors", "x" * 50 + "\ud83d"])
+def test_lone_surrogates_are_an_input_error(text):
+    with pytest.raises(InputError, match="lone surrogate"):
+        redline.analyze(text, components=FAST)
+
+
+def test_lone_surrogate_in_the_id_is_an_input_error():
+    with pytest.raises(InputError, match="document id"):
+        redline.analyze("They are traitors!", id="a\udc80", components=FAST)
+
+
+def test_real_astral_characters_still_work():
+    doc = redline.analyze("They are traitors! \U0001F621 Shameful liars.", components=FAST)
+    assert all(doc.text[s.start:s.end] == s.text for s in doc.spans)
+
+
+# --- 4. byte-order marks and UTF-16/32 --------------------------------------------------
+ARTICLE = "They are traitors and liars! Everyone knows it."
+
+
+def test_utf8_bom_keeps_offsets_and_hash_true_to_the_file(tmp_path):
+    f = tmp_path / "bom.txt"
+    raw = b"\xef\xbb\xbf" + ARTICLE.encode()
+    f.write_bytes(raw)
+    r = cli("analyze", f, "-f", "json", "--components", "lexicon")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["text_sha256"] == hashlib.sha256(raw).hexdigest()
+    as_python_reads_it = f.read_text(encoding="utf-8")  # PTC's convention: the BOM is character 0
+    assert out["techniques"]
+    for s in out["techniques"]:
+        assert as_python_reads_it[s["start"]:s["end"]] == s["text"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_with_a_bom_are_decoded(codec):
+    data = ("\ufeff" + ARTICLE).encode(codec)
+    assert decode_text(data, "f") == "\ufeff" + ARTICLE
+
+
+def test_utf16_without_bom_is_named():
+    with pytest.raises(InputError, match="UTF-16LE text without a byte-order mark"):
+        decode_text(ARTICLE.encode("utf-16-le"), "f")
+
+
+def test_broken_utf16_names_the_encoding():
+    with pytest.raises(InputError, match="not valid UTF-16LE"):
+        decode_text(b"\xff\xfe" + "ab".encode("utf-16-le") + b"\x00\xdc", "f")  # a lone low surrogate
+
+
+def test_bom_only_file_is_empty():
+    with pytest.raises(InputError, match="empty"):
+        decode_text(b"\xef\xbb\xbf \n", "f")
+    with pytest.raises(InputError, match="empty"):
+        redline.analyze("\ufeff  ", components=FAST)
+
