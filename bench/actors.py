@@ -125,13 +125,20 @@ class Parser:
             bin_.to_disk(self.cache_path)
 
 
-def run_actors(actors_module, doc) -> float:
-    """Fill doc.actors with the actors step alone; its seconds."""
-    t0 = time.perf_counter()
-    doc.actors, index = actors_module.build_actors(doc)
+REPEAT = 3  # the actors step is timed this many times per article, the fastest counts
+
+
+def run_actors(actors_module, doc, repeat: int = 1) -> float:
+    """Fill doc.actors with the actors step alone; its seconds (the fastest of `repeat` runs:
+    the machine is shared, and the fastest run is the least disturbed)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        doc.actors, index = actors_module.build_actors(doc)
+        best = min(best, time.perf_counter() - t0)
     from redline.components.nlp import cache_for
     cache_for(doc)["actor_index"] = index
-    return time.perf_counter() - t0
+    return best
 
 
 # --------------------------------------------------------------------------- heads
@@ -213,7 +220,7 @@ def bench_gum(actors_module, parser: Parser) -> dict:
     for rec in records:
         text = (GUM / f"{rec['doc']}.txt").read_text(encoding="utf-8")
         doc, _ = parser.doc(text, rec["doc"])
-        seconds.append(run_actors(actors_module, doc))
+        seconds.append(run_actors(actors_module, doc, REPEAT))
         predicted = [(m.start, m.end, a.id) for a in doc.actors for m in a.mentions]
         gold = [(s, e, f"{rec['doc']}:{ent['id']}") for ent in rec["entities"] if ent["type"] in GOLD_ACTOR_TYPES
                 for s, e, _ in ent["mentions"]]
@@ -316,7 +323,7 @@ def bench_frames(actors_module, parser: Parser, limit: int | None = None) -> dic
     for aid in article_ids:
         doc, parse_s = parser.doc(texts[aid], aid)
         parse_seconds.append(parse_s)
-        seconds.append(run_actors(actors_module, doc))
+        seconds.append(run_actors(actors_module, doc, REPEAT))
         for row in by_article.get(aid, []):
             occurring += 1
             pronouns += _name_form(row["entity"]) in PRONOUNS
@@ -354,7 +361,7 @@ def main(argv=None):
                   f"on {m['matched']} matched mentions | mention recall {m['mention_recall']:.3f} "
                   f"(without pronouns {m['mention_recall_no_pronouns']:.3f}) | predicted unmatched "
                   f"{m['predicted_unmatched']:.3f}")
-        print(f"  actors step {1000 * g['actors_s_per_doc']:.1f} ms/article")
+        print(f"  actors step {1000 * g['actors_s_per_doc']:.1f} ms/article (fastest of {REPEAT} runs each)")
     if args.only in (None, "frames"):
         f = bench_frames(actors_module, parser, args.limit)
         print(f"\nNarrative frames: {f['articles']} articles, {f['occurring']} gold entities occur in their article")
@@ -362,8 +369,9 @@ def main(argv=None):
               f"{f['share_without_pronouns']:.3f})")
         for group, (hit, n) in f["by_group"].items():
             print(f"    {group:38s} {hit:4d}/{n:<4d} {hit / n:.2f}")
-        print(f"  actors step {1000 * f['actors_s_per_doc']:.1f} ms/article "
-              f"(spaCy parse, shared with other components, {1000 * f['parse_s_per_doc']:.0f} ms/article when not cached)")
+        parse = (f"; the spaCy parse before it, shared with other components: {1000 * f['parse_s_per_doc']:.0f} "
+                 f"ms/article" if f["parse_s_per_doc"] > 0.005 else "; the spaCy parses came from --parse-cache")
+        print(f"  actors step {1000 * f['actors_s_per_doc']:.1f} ms/article (fastest of {REPEAT} runs each{parse})")
     parser.save()
 
 

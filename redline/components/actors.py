@@ -116,6 +116,8 @@ GROUP_STRONG = {
     "regulators", "officers", "firefighters", "pilgrims", "worshippers", "believers", "clergy", "bishops",
     "democrats", "republicans", "tories", "mullahs", "ayatollahs", "kurds", "shiites", "sunnis",
     "candidates", "contenders", "governors", "mayors", "media", "governments", "academics",
+    "humans", "humanity", "mankind", "humankind", "businesses", "workers", "residents", "miners", "shoppers",
+    "seekers", "villagers", "townspeople", "islanders", "motorists", "commuters", "passengers", "fans",
 }
 # Group heads that need a modifier ("the Syrian people", "Kurdish fighters", "oil companies").
 GROUP_WEAK = {
@@ -558,7 +560,7 @@ class _Builder:
                     or lemma in REGIME_NOUNS or low == "machine" or low in ADMIN_NOUNS or low in DESCRIPTION_NOUNS):
                 continue
             if tok.ent_type_ in _NAME_ENTITIES and not (low in REGIME_NOUNS or low in STATE_NOUNS
-                                                        or low in ADMIN_NOUNS):
+                                                        or low in ADMIN_NOUNS or people_kind):
                 continue  # "the United States" is a name, not a group of states
             left, mods = self._np_left(tok)
             if low == "machine" and not any(t.lemma_.lower() in ("propaganda", "war", "media") for t in mods):
@@ -1125,11 +1127,13 @@ def _drop_places(sp, groups: dict[str, list[Cand]]) -> None:
 def _drop_headline_guesses(b: _Builder, groups: dict[str, list[Cand]]) -> None:
     """Names spaCy found only inside a title-case headline, where it guesses ("Bill",
     "Referendum", "Tories Cheer"), unless each of their words is also capitalised in the body
-    ("Macron" in the headline and the text) or a gazetteer knows them."""
+    ("Macron" in the headline and the text) or a gazetteer knows them. Organisations of two
+    words or more are kept: spaCy seldom makes those up ("The New York Times")."""
     body_words = {t.text for t in b.toks if t.i not in b.headline_tokens and t.text[:1].isupper()}
     for k in list(groups):
         cs = groups[k]
         if all(c.extra.get("headline") and c.prio >= 3 and c.kind in ("person", "org", "gpe", "norp")
+               and not (c.kind == "org" and c.te - c.ts >= 2)
                and not gz.LEADER_COUNTRY.get(c.key.split(":")[-1].lower())
                and not all(t.text in body_words for t in b.toks[c.ts:c.te] if t.is_alpha) for c in cs):
             del groups[k]
