@@ -112,6 +112,13 @@ CASES = [
     # a deployment's place named through a conflict noun
     ("Syria is at war. Lebanese militia groups entered the Syrian conflict.",
      {("militia groups", "deploy", "Syria")}, set()),
+    # a participle clause shares the subject
+    ("Russia bombed Aleppo, killing 20 Syrian rebels.",
+     {("Russia", "attack", "Aleppo"), ("Russia", "kill_injure", "Syrian rebels")}, set()),
+    # advice and campaign targeting are no threat or force
+    ("The FBI warned Ohio officials to boost election security.", set(), {("FBI", "threaten", "Ohio officials")}),
+    ("The Clinton campaign targeted Hispanic voters in Florida.", set(),
+     {("Clinton campaign", "attack", "Hispanic voters")}),
     # "the New York businessman" is no act of New York
     ("The New York businessman attacked Mexico.", set(), {("New York", "attack", "Mexico")}),
 ]

@@ -129,7 +129,7 @@ PATIENT_PREPS = {
     "give_aid": BASE_PREPS | {"for", "in", "from"},
     "supply_arms": BASE_PREPS | {"for", "in", "from"},
     "deploy": BASE_PREPS | {"in", "from"},
-    "accuse": {"against", "at"},
+    "accuse": {"against"},  # "lash out at" comes through its particle; "denounced it at House hearings" does not
     "demand": {"on", "upon", "from"},
     "state": set(),
 }
@@ -157,6 +157,10 @@ STATE_HEADS = TROOPS | {"government", "regime", "administration", "officials", "
                         "ministry", "police", "leadership", "state", "embassy", "diplomats", "delegation",
                         "intelligence", "agents", "warplanes", "jets", "drones"}
 PRONOUN_TAGS = {"PRP", "PRP$"}
+# Attack verbs that a person aims at people in words ("Trump attacked Machado"); not "destroy".
+VERBAL_ATTACKS = {"attack", "hit", "hit back", "hit out", "target", "face off", "blast", "bash", "slam"}
+MILITARY_WORDS = {"strike", "strikes", "airstrike", "airstrikes", "bombing", "raid", "attack", "attacks", "war",
+                  "military", "army", "killed", "soldiers", "troops", "militants", "forces"}
 # Nouns through which a deployment names its place: "entered the Syrian conflict", "intervention
 # in the Syria war" (an adjective or compound naming a country; elsewhere "Syrian" is no patient).
 PLACE_HEADS = {"conflict", "war", "crisis", "battle", "battlefield", "front", "territory", "soil", "theatre",
@@ -173,6 +177,12 @@ def relation_type(lemma: str, prt: str = "") -> str | None:
 def _quoted_regions(text: str) -> list[tuple[int, int]]:
     """Character ranges inside quotation marks (curly pairs, or straight pairs on one line)."""
     return [(m.start(), m.end()) for m in re.finditer(r"“[^”]*”|\"[^\"\n]*\"", text)]
+
+
+def _demanded_infinitive(verb) -> bool:
+    """"calls on Dean to apologize": spaCy may attach the infinitive as an adverbial clause."""
+    return (verb.dep_ == "advcl" and VERB_TYPE.get(verb.head.lemma_.lower()) == "demand"
+            and any(c.dep_ == "aux" and c.lower_ == "to" for c in verb.children))
 
 
 class _Extractor:
@@ -236,10 +246,14 @@ class _Extractor:
             return [verb.head]  # "fighters attacking X", "militias affiliated to X"
         if depth < 3 and verb.head.i != verb.i:
             head = verb.head
-            if verb.dep_ == "xcomp" and head.pos_ in ("VERB", "AUX"):
+            if (verb.dep_ == "xcomp" or _demanded_infinitive(verb)) and head.pos_ in ("VERB", "AUX"):
                 controller = self._object_controller(head)
                 return [controller] if controller is not None else self.subject_tokens(head, depth + 1)
-            if verb.dep_ in ("conj", "advcl") and head.pos_ in ("VERB", "AUX"):
+            if verb.dep_ == "conj" and head.pos_ in ("VERB", "AUX"):
+                return self.subject_tokens(head, depth + 1)
+            if verb.dep_ == "advcl" and head.pos_ in ("VERB", "AUX") and verb.tag_ in ("VBG", "VBN", "VB"):
+                # "..., killing 20" shares the subject; a finite "as China and Russia support X"
+                # without a subject of its own is a misparse, not the main clause's doer
                 return self.subject_tokens(head, depth + 1)
             if verb.dep_ == "pcomp" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
                 # "accused X of attacking", "blamed X for killing": X does it; "by dispatching": the subject
@@ -361,7 +375,7 @@ class _Extractor:
                 return False
             if cur.dep_ == "pcomp" and head.dep_ == "prep":
                 cur, head = head, head.head
-            if cur.dep_ not in ("xcomp", "ccomp", "prep"):
+            if cur.dep_ not in ("xcomp", "ccomp", "prep") and not _demanded_infinitive(cur):
                 return False
             if head.pos_ not in ("VERB", "AUX"):
                 return False
@@ -387,14 +401,20 @@ class _Extractor:
         typ = relation_type(lemma, prt)
         preps = {c.lower_ for c in tok.children if c.dep_ == "prep"}
         has_infinitive = any(c.dep_ == "xcomp" for c in tok.children)
-        if lemma in TRANSFER_VERBS:
-            obj_words = {t.lower_ for c in tok.children if c.dep_ in OBJ_DEPS or c.dep_ == "prep"
-                         for t in c.subtree}
-            if obj_words & WEAPONS:
+        if lemma in TRANSFER_VERBS or lemma in ("grant", "lend"):
+            # what is handed over: the object, or "in aid", "of weapons" (not "to the surgery
+            # department where Oz practises medicine")
+            obj_words = {t.lower_ for c in tok.children if c.dep_ in OBJ_DEPS or (
+                c.dep_ == "prep" and c.lower_ in ("in", "of", "with")) for t in c.subtree}
+            if obj_words & WEAPONS and lemma not in ("grant", "lend"):
                 return "supply_arms"
-            if obj_words & TROOPS:
+            if obj_words & TROOPS and lemma not in ("grant", "lend"):
                 return "deploy"
-            return "give_aid" if obj_words & AID else None  # "gave credit to", "delivered a speech"
+            return "give_aid" if obj_words & AID else None  # "gave credit to", "granted an extension"
+        if lemma in ("hurt", "warn"):
+            return None  # "policies hurting farmers", "warned officials to": figurative, advice
+        if lemma == "target" and not (self._sentence_words(tok) & (WEAPONS | TROOPS | MILITARY_WORDS)):
+            return None  # "the campaign targets ethnic voters": no force without arms in sight
         if lemma == "call" and not prt:  # "called X on Friday to thank her" is a phone call
             on_actor = any(c.dep_ == "prep" and c.lower_ in ("on", "upon") and self._pobj_actors(c)
                            for c in tok.children)
@@ -412,10 +432,15 @@ class _Extractor:
             return "accuse"  # "spoke out against X"
         return typ
 
+    def _sentence_words(self, tok) -> set[str]:
+        return {t.lower_ for t in tok.sent}
+
     def verb_relations(self):
         for tok in self.sp:
             if tok.pos_ != "VERB" and not (tok.pos_ == "AUX" and tok.dep_ == "ROOT"):
                 continue
+            if tok.dep_ in ("amod", "compound"):
+                continue  # "wounded families", "shooting victims": a participle used as an adjective
             prt = next((c.lower_ for c in tok.children if c.dep_ == "prt"), "")
             lemma = tok.lemma_.lower()
             typ = self.verb_type(tok, lemma, prt)
@@ -517,16 +542,19 @@ class _Extractor:
         for t in agent_tokens:
             if t.tag_ in PRONOUN_TAGS and self.in_quote(t):
                 continue  # a quote's "he"/"we": the actors component resolves those poorly
+            if len(t.text) > 3 and t.text.isupper() and not self.token_actor.get(t.i):
+                continue  # "A GROUP OF DOCTORS ...": a headline in capitals
             agents += self.actors_of(t)
         for a in dict.fromkeys(agents):
             for p in dict.fromkeys(patients):
                 if not a or not p or a == p:
                     continue
                 rtype = typ
-                if typ == "attack" and self.actor_type.get(a) == "PERSON" == self.actor_type.get(p):
+                if typ == "attack" and action in VERBAL_ATTACKS and self.actor_type.get(a) == "PERSON" \
+                        and self.actor_type.get(p) in ("PERSON", "GROUP"):
                     if action == "face off":
                         continue  # two people facing off: a debate, neither force nor accusation
-                    rtype = "accuse"  # "Trump attacked Machado in tweets": words, not force
+                    rtype = "accuse"  # "Trump attacked Machado / the other candidates": words, not force
                 s, e = self.clause_span(tok)
                 yield Relation(subject=a, action=action, object=p, type=rtype, start=s, end=e)
 
