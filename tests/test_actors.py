@@ -278,3 +278,14 @@ def test_gum_news_actors_never_hold_two_full_names():
                      and m.text.split()[0].lower() not in ("the", "this", "that")]  # not "The President"
             full = {_person_name(n).key for n in names if _person_name(n).full}
             assert len(full) <= 1, (path.name, actor.name, full)
+
+
+def test_pronouns_follow_the_gender_a_title_gives():
+    doc = actors_of("Mrs May met Mr Fox on Monday. She said the deal was done. He disagreed.")
+    index = actor_index(doc)
+    names = {a.id: a.name for a in doc.actors}
+    from redline.components.nlp import parse
+
+    parsed = parse(doc)
+    resolved = {parsed[i].text: names[a] for i, a in index.pronoun_actor.items()}
+    assert resolved == {"She": "Mrs May", "He": "Mr Fox"}

@@ -13,8 +13,8 @@ Merging policy (what becomes one actor), and why:
   ("Iranians"), and a country adjective before a noun for the state ("the Iranian
   regime", "Iranian officials") are one actor, named after the country, type GPE.
   Capitals join their country because news uses them interchangeably for its government
-  ("Moscow warned", "the Kremlin said", "Russia denied") and no article we read set the
-  two against each other; keeping them apart split one actor in three. A capital used as
+  ("Moscow warned", "the Kremlin said", "Russia denied") and seldom set the two against
+  each other; keeping them apart would split one actor in three. A capital used as
   a place ("talks in Tehran") is not a mention of anyone. Brussels is the exception: in
   political news it stands for the European Union, so it joins that (gazetteer
   `METONYM_ORGS`). The people of a country ("the Iranian people") are a separate GROUP:
@@ -33,13 +33,16 @@ Merging policy (what becomes one actor), and why:
   suffix; middle names and initials do not count ("Donald J. Trump" ~ "Donald Trump"),
   a suffix does ("Donald Trump Jr." is another person), and two different full names are
   never merged. A bare surname, with or without a title ("Trump", "Mrs May", "President
-  Trump"), joins the full name with that surname: the one without a suffix when there is
-  one ("Trump" is the father, "Trump Jr." the son), else the most recent full name before
-  it (the first after it when none is before). A titled bare surname never joins a
-  suffixed name it may not be ("President Trump" is not "Donald Trump Jr."). A first name
-  alone joins the same way by first name. Surnames of known people that spaCy missed
-  later in the text ("Trump spoke.") are mentions too. Titles are part of the mention
-  ("Gen. Pourdastan"); a name spaCy labels ORG or GPE elsewhere joins the person.
+  Trump"), joins a full name with that surname: one without a suffix when there is one
+  ("Trump" is the father, "Trump Jr." the son); among several, the one the article names
+  most often (news keeps bare surnames for its main figures: "Mohamed" is the boy Ahmed
+  Mohamed, not his once-named father), then the most recent before it (else the first
+  after it). A titled bare surname never joins a suffixed name it may not be ("President
+  Trump" is not "Donald Trump Jr."). A first name alone joins the same way by first name.
+  Surnames of known people that spaCy missed later in the text ("Trump spoke.") are
+  mentions too, and so is a capital that is a person's surname here ("Valeska Paris").
+  Titles are part of the mention ("Gen. Pourdastan"); a name spaCy labels ORG or GPE
+  elsewhere joins the person; "Theresa May" stays whole where spaCy reads "May" as a date.
 * Organisations: spaCy ORG plus a small gazetteer (IRGC, Quds Force, Hezbollah, ...).
   Names are compared without "the", a possessive or a leading country ("the U.S. Justice
   Department"), and "X Department/Ministry" is the same name as "Department/Ministry of
@@ -49,30 +52,37 @@ Merging policy (what becomes one actor), and why:
   Agriculture"), or the name it follows in brackets ("... Agency (EPA)"). Generic words
   ("Army", "Government") are not names, but capitalised institutions are ("Congress",
   "the Senate").
-* Definite descriptions: "the agency", "the department", "the president", "the
+* Definite descriptions: "the agency", "the department", "the president", "the (federal)
   government", "the administration", "the company" refer back to the most recent actor
-  (within a few paragraphs) that has that word in its name, in one of its mentions or in
-  its title; "the government" and "the administration" with nothing to refer back to are
-  an actor of their own (a reader lists "the government").
+  (within 2,500 characters) that has that word in its name, in one of its mentions or in
+  its title; "the government", "the administration", "the military" and "the police"
+  with nothing to refer back to are an actor of their own (a reader lists "the
+  government"). Falling back on the most recent organisation or country without the word
+  was tried and merged wrong actors on GUM ("the company" -> NASA), so it is not done.
 * Groups: noun phrases headed by a group noun. Nouns for kinds of people stand alone
   ("farmers", "scientists", "activists", "rebels", "lawmakers", any plural ending in
   "-ists"); weaker ones need a meaningful modifier or an "of" phrase ("fishing
-  families", "the Syrian people", "people of color", "oil companies"; "innocent people"
+  families", "the Syrian people", "people of color", "oil companies", "environmental
+  groups": an adjective that says which kind, in -al/-ic/-ian..., counts; "innocent people"
   is not an actor). Evaluative adjectives are dropped from the key ("violent extremists"
   ~ "extremists"), and a bare group noun joins the one modified group with the same noun
   ("alarmists" ~ "climate alarmists"). Militias from several countries named in one
   phrase are one actor, "militia groups".
 * Not actors: places only ever used as places ("in southern Aleppo"); topics, laws and
   campaigns ("Brexit", "pro-Brexit", "Obamacare", "the Clean Power Plan", any name ending
-  in Act, Bill, Deal, Referendum...); bylines (a name alone on one of the first lines, or
-  "By ..."), photo credits and wire tags ("Photo: AFP/Getty Images", "(Reuters) -", a line
-  "REUTERS"); and names found only in a title-case headline (spaCy guesses there: "Bill"
-  and "Referendum" were people), unless the body or a gazetteer confirms them.
+  in Act, Bill, Deal, Referendum...); bylines (a name in capitals alone on one of the
+  first three lines, or "By ..."), photo credits and wire tags ("Photo: AFP/Getty Images", "(Reuters) -", a line
+  "REUTERS"); hashtags and -isms ("Islamophobia"); and names found only in a title-case
+  headline (spaCy guesses there: "Bill", "Referendum", "Tories Cheer" were people), unless
+  each of their words is capitalised in the body too or a gazetteer knows them;
+  organisations of two words or more are kept there.
 
 Pronouns (he/him/his, she/her, they/them/their) are resolved to the most recent fitting
 actor for the relations and claims components (kept in the private token index, not
-added as mentions). Coreference packages were tried: coreferee installs from PyPI but its
-English model is only on GitHub, so nothing better than these rules runs offline.
+added as mentions); "she" skips people the article titles Mr or Sir, "he" those it
+titles Mrs, Ms or Dame. Coreference packages were tried: coreferee 1.5 installs from PyPI
+(spaCy 3.8 is supported) but its English model, coreferee_model_en, is only on GitHub,
+so nothing better than these rules runs offline.
 Everything is cached on the document (see `redline.components.nlp`).
 """
 
@@ -170,6 +180,11 @@ _ACRONYM = re.compile(r"^[A-Z](?:[A-Z&]|\.[A-Z]){1,6}\.?$")
 
 PRONOUNS_PERSON = {"he", "him", "his", "himself", "she", "her", "hers", "herself"}
 PRONOUNS_PLURAL = {"they", "them", "their", "theirs", "themselves"}
+PRONOUNS_FEMALE = {"she", "her", "hers", "herself"}
+_FEMALE_TITLES = {"mrs", "ms", "miss", "dame", "lady", "queen", "princess", "baroness", "congresswoman",
+                  "spokeswoman", "chairwoman", "councilwoman", "mme", "frau"}
+_MALE_TITLES = {"mr", "sir", "lord", "king", "prince", "baron", "congressman", "spokesman", "chairman",
+                "councilman", "herr"}
 
 # Headlines: a run of capitalised words with a capitalised verb or small word inside it.
 _HEADLINE_SMALL = {"to", "for", "of", "in", "on", "with", "and", "the", "a", "an", "as", "at", "by", "from",
@@ -324,6 +339,8 @@ def _is_topic(text: str) -> bool:
         return True
     if low in gz.TOPICS or re.match(r"^(?:pro|anti|post|pre|non)[\-‑]", low) or low.endswith("-era"):
         return True
+    if low.startswith("#") or " " not in low and re.search(r"(?:ism|phobia|gate)$", low):
+        return True  # "#IStandWithAhmed", "Islamophobia", "Pizzagate"
     words = low.split()
     return len(words) >= 2 and (words[-1] in gz.POLICY_HEADS or " ".join(words[-2:]) in gz.TOPICS) or \
         any(w in gz.TOPICS for w in words if w in ("brexit", "obamacare", "covid-19", "coronavirus"))
@@ -649,8 +666,7 @@ class _Builder:
             of_phrase = self._of_phrase(tok) if low in GROUP_WEAK and not people_kind else None
             is_group = people_kind or strong_mod or (
                 low in GROUP_WEAK and (countries or persons or norp_mod or of_phrase
-                                       or [t for t in others if t.pos_ in ("PROPN", "NOUN") or t.tag_ == "VBG"
-                                           or _classifying(t)]))
+                                       or [t for t in others if t.pos_ in ("PROPN", "NOUN") or _classifying(t)]))
             if not is_group or tok.tag_ not in ("NNS", "NNPS", "NN", "NNP"):
                 continue
             if low in GROUP_WEAK and not strong_mod and tok.tag_ == "NN" and low not in (
@@ -668,8 +684,8 @@ class _Builder:
                         continue
                     if _country_of_token(t) and not keep_countries:
                         continue
-                    if t.pos_ in ("ADJ", "VERB") and t.tag_ != "VBG" and t not in norp_mod \
-                            and not _country_of_token(t) and not _classifying(t):
+                    if t.pos_ in ("ADJ", "VERB") and t not in norp_mod and not _country_of_token(t) \
+                            and not _classifying(t):
                         continue  # "violent extremists" ~ "extremists", "unaware American people"
                     words.append(t)
                 if low in GROUP_WEAK and not people_kind and not words and of_phrase:
@@ -1187,12 +1203,18 @@ def _resolve_pronouns(sp, toks: list, chosen: list[Cand], token_actor: dict[int,
     """he/she/they -> the most recent fitting actor, when that is unambiguous enough."""
     person_mentions = []  # (start, actor id) of mentions that name a person
     plural_mentions = []
+    gender: dict[str, set[str]] = defaultdict(set)  # actor id -> {"f", "m"} from titles ("Mrs May")
     for c in chosen:
         aid = token_actor.get(c.ts)
         if aid is None:
             continue
         if c.kind == "person":
             person_mentions.append((c.start, aid))
+            for title in c.extra.get("title_words") or ():
+                if title in _FEMALE_TITLES:
+                    gender[aid].add("f")
+                elif title in _MALE_TITLES:
+                    gender[aid].add("m")
         head = toks[c.te - 1]
         if c.kind in ("group", "norp") or (c.kind == "country" and head.tag_ in ("NNS", "NNPS")) or \
                 c.extra.get("demonym") or head.text.lower() in ("officials", "leaders", "authorities", "forces"):
@@ -1209,6 +1231,9 @@ def _resolve_pronouns(sp, toks: list, chosen: list[Cand], token_actor: dict[int,
         pool = person_mentions if low in PRONOUNS_PERSON else plural_mentions if low in PRONOUNS_PLURAL else None
         if pool is None or tok.pos_ != "PRON":
             continue
+        if low in PRONOUNS_PERSON:  # "she" is not the man the article calls "Mr Fox"
+            wanted = "f" if low in PRONOUNS_FEMALE else "m"
+            pool = [(start, aid) for start, aid in pool if wanted in gender.get(aid, {wanted})]
         here = sent_of.get(tok.i, 0)
         window = []  # (start, actor id, sentence) of earlier mentions in this or the two previous sentences
         for start, aid in pool:

@@ -221,7 +221,8 @@ TOPICS = {
     "leave", "climate change", "global warming", "green new deal", "new deal", "referendum", "bill", "act",
     "brexiteer", "brexiteers", "remainer", "remainers", "maga", "black lives matter", "blm", "metoo", "#metoo",
     "cap-and-trade", "paris agreement", "paris accord", "paris climate agreement", "paris climate accord",
-    "clean power plan", "the clean power plan", "holocaust", "jihad", "sharia", "twitter", "facebook post",
+    "clean power plan", "the clean power plan", "holocaust", "jihad", "sharia", "facebook post",
+    "islam", "christianity", "judaism", "hinduism", "buddhism", "hajj", "ramadan", "homeopathy",
 }
 # The last word of a law's, a treaty's or a plan's name: "the Affordable Care Act", "the Iran deal".
 POLICY_HEADS = {"act", "bill", "treaty", "agreement", "accord", "accords", "deal", "plan", "referendum", "law",
