@@ -47,6 +47,10 @@ SHARED = Path(os.environ.get("REDLINE_SHARED", REPO.parent / "shared"))
 GUM = SHARED / "data" / "gum-news" / "derived"
 FRAMES = SHARED / "data" / "narrative-frames-climate"
 GOLD_ACTOR_TYPES = ("person", "organization", "place")
+# Narrative-frames stakeholder groups made only of people and organisations (the others also
+# hold topics, nature and technology: "climate change", "the Amazon", "renewable energy").
+PEOPLE_AND_ORGANISATIONS = ("GOVERNMENTS_POLITICIANS_POLIT.ORGS", "ENV.ORGS_ACTIVISTS",
+                            "SCIENCE_EXPERTS_SCI.REPORTS", "MEDIA_JOURNALISTS")
 PRONOUNS = {
     "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "you", "your", "yours",
     "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them",
@@ -319,11 +323,14 @@ def bench_frames(actors_module, parser: Parser, limit: int | None = None) -> dic
     article_ids = sorted(texts, key=int)[:limit] if limit else sorted(texts, key=int)
     seconds, parse_seconds = [], []
     occurring = found = pronouns = 0
+    actor_count = mention_count = 0
     by_group = defaultdict(lambda: [0, 0])
     for aid in article_ids:
         doc, parse_s = parser.doc(texts[aid], aid)
         parse_seconds.append(parse_s)
         seconds.append(run_actors(actors_module, doc, REPEAT))
+        actor_count += len(doc.actors)
+        mention_count += sum(len(a.mentions) for a in doc.actors)
         for row in by_article.get(aid, []):
             occurring += 1
             pronouns += _name_form(row["entity"]) in PRONOUNS
@@ -334,6 +341,9 @@ def bench_frames(actors_module, parser: Parser, limit: int | None = None) -> dic
     return {"articles": len(article_ids), "occurring": occurring, "found": found, "share": found / occurring,
             "share_without_pronouns": found / (occurring - pronouns), "pronoun_entities": pronouns,
             "by_group": {g: (f, n) for g, (f, n) in sorted(by_group.items(), key=lambda kv: -kv[1][1])},
+            "people_and_organisations": tuple(map(sum, zip(*(by_group[g] for g in PEOPLE_AND_ORGANISATIONS)))),
+            "actors_per_article": actor_count / len(article_ids),
+            "mentions_per_article": mention_count / len(article_ids),
             "actors_s_per_doc": sum(seconds) / len(seconds), "parse_s_per_doc": sum(parse_seconds) / len(seconds)}
 
 
@@ -367,6 +377,9 @@ def main(argv=None):
         print(f"\nNarrative frames: {f['articles']} articles, {f['occurring']} gold entities occur in their article")
         print(f"  found {f['found']} = {f['share']:.3f} (without the {f['pronoun_entities']} pronoun entities: "
               f"{f['share_without_pronouns']:.3f})")
+        hit, n = f["people_and_organisations"]
+        print(f"  in the four stakeholder groups of people and organisations only: {hit}/{n} = {hit / n:.3f}")
+        print(f"  {f['actors_per_article']:.1f} actors and {f['mentions_per_article']:.1f} mentions per article")
         for group, (hit, n) in f["by_group"].items():
             print(f"    {group:38s} {hit:4d}/{n:<4d} {hit / n:.2f}")
         parse = (f"; the spaCy parse before it, shared with other components: {1000 * f['parse_s_per_doc']:.0f} "
