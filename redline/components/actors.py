@@ -650,8 +650,9 @@ class _Builder:
                                              noun=tok.text.lower()))
                 continue
             strong_mod = [t for t in others if t.text.lower() in GROUP_STRONG or t.lemma_.lower() in GROUP_STRONG]
+            other_names = [t for t in others if t.pos_ == "PROPN"]  # "US pullout World leaders": a headline
             if (low in STATE_NOUNS or low == "machine") and len(set(countries)) == 1 and not persons \
-                    and not strong_mod and tok.tag_ in ("NNS", "NN", "NNP", "NNPS"):
+                    and not strong_mod and not other_names and tok.tag_ in ("NNS", "NN", "NNP", "NNPS"):
                 if low in ("forces", "soldiers", "troops") or tok.tag_ in ("NNS", "NNPS") or low in (
                         "government", "administration", "leadership", "army", "military", "navy", "establishment",
                         "state", "ministry", "intelligence", "security", "propaganda", "parliament", "cabinet",
@@ -818,8 +819,14 @@ class _Builder:
             if te < len(sp) and self.toks[te].text in _MONTH_SURNAMES and self.toks[te].ent_type_ in ("DATE", "") \
                     and not (te + 1 < len(sp) and self.toks[te + 1].like_num):
                 te += 1  # "Theresa May": spaCy reads the surname as the month
+            words = [t.lower_ for t in self.toks[ts:te]]
+            if len(words) > 3 and words[0] in words[2:]:
+                te = ts + words.index(words[0], 2)  # "Emmanuel Macron Emmanuel Jean-Michel Macron": a headline
             name = _clean(sp[ts:te].text)
             if gz.country_of_name(name) or gz.country_of_adj(name) or name.lower() in gz.CREDIT_AGENCIES:
+                continue
+            if name.lower() in gz.PLATFORMS:
+                out.append(self._cand_tokens(ts, te, "org", name, 3, "ORG", name))
                 continue
             if sp[te - 1].lower_ in ORG_NAME_WORDS or not _person_name(name).words:
                 continue  # "Justice Department", a title alone
@@ -935,6 +942,11 @@ def _resolve_people(text: str, chosen: list[Cand]) -> None:
         if c.kind in ("country", "org") and c.extra.get("capital") and surface.lower() in surnames:
             c.kind, c.key, c.label, c.name = "person", surface, "PERSON", surface
             c.extra["capital"] = False
+            c.key = person_key(surface, c.start, full_names)
+            continue
+        if c.kind in ("org", "gpe", "norp") and c.te - c.ts == 1 and gz.LEADER_COUNTRY.get(surface.lower()) \
+                and surface[:1].isupper():
+            c.kind, c.label, c.name = "person", "PERSON", surface  # "Trump", "Biden" tagged ORG
             c.key = person_key(surface, c.start, full_names)
             continue
         if c.kind in ("org", "gpe", "norp") and len(_name_tokens(c.key)) <= 3 and not c.extra.get("capital"):

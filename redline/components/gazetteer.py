@@ -203,6 +203,9 @@ ORGS: dict[str, str] = {
     "Intergovernmental Panel on Climate Change": "IPCC",
 }
 
+# Platforms spaCy sometimes takes for people ("Twitter"): organisations when they act.
+PLATFORMS = {"twitter", "facebook", "youtube", "instagram", "tiktok", "whatsapp", "telegram", "google", "reddit"}
+
 # Capitalised institution names that are actors although their lowercase form is generic:
 # "Congress voted", "the Senate", "Parliament" (but "the army", "a court" are not names).
 INSTITUTIONS = {"congress", "senate", "parliament", "house of commons", "house of lords", "supreme court",
