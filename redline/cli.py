@@ -80,6 +80,97 @@ def _components(spec: Optional[str]) -> Optional[tuple[str, ...]]:
     return tuple(c.strip() for c in spec.split(",") if c.strip()) if spec else None
 
 
+# Formats written one document at a time, flushed, so an interrupted batch keeps every
+# finished document; the others (json, html) are whole files, written to a temporary
+# file beside the target and renamed into place, so the target is never half-written.
+STREAMED_FORMATS = ("jsonl", "ptc", "csv", "text")
+
+
+class _Interrupted(Exception):
+    """SIGINT or SIGTERM arrived during a batch."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _BatchOutput:
+    """Where `analyze` puts its documents (see STREAMED_FORMATS)."""
+
+    def __init__(self, out: Optional[Path], fmt: str):
+        self.out, self.fmt = out, fmt
+        self.streamed = fmt in STREAMED_FORMATS
+        self.docs: list = []  # whole-file formats only
+        self.written = 0
+        self._fh = None
+        self._tmp: Optional[Path] = None
+
+    def open(self) -> None:
+        """Open the target now, before any work, so an unwritable -o fails at once."""
+        import os
+        import tempfile
+
+        if self.out is None:
+            self._fh = sys.stdout
+            return
+        if self.out.is_dir():
+            raise RedlineError(f"{self.out}: is a folder; give a file name to -o")
+        parent = self.out.parent if str(self.out.parent) else Path(".")
+        if not parent.is_dir():
+            raise RedlineError(f"{self.out}: cannot write: the folder {parent} does not exist")
+        try:
+            if self.streamed:
+                self._fh = open(self.out, "w", encoding="utf-8", newline="")
+            else:
+                fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.out.name}.", suffix=".part")
+                self._tmp = Path(tmp)
+                self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise RedlineError(f"{self.out}: cannot write ({exc.strerror})") from None
+
+    def add(self, doc) -> None:
+        from redline.io.formats import render
+
+        if not self.streamed:
+            self.docs.append(doc)
+            return
+        text = render([doc], self.fmt)
+        if self.fmt == "text" and self.written:
+            text = "\n" + text  # the blank line render() puts between documents
+        self._fh.write(text)
+        self._fh.flush()
+        self.written += 1
+
+    def finish(self) -> None:
+        """Streamed: close. Whole-file: write every finished document and rename into place."""
+        import os
+
+        from redline.io.formats import render
+
+        if self.streamed or self.out is None:
+            if not self.streamed and self.docs:
+                self._fh.write(render(self.docs, self.fmt))
+                self.written = len(self.docs)
+            self._fh.flush()
+            if self.out is not None:
+                self._fh.close()
+            return
+        try:
+            if self.docs:
+                self._fh.write(render(self.docs, self.fmt))
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+            if self.docs:
+                os.replace(self._tmp, self.out)
+                self.written = len(self.docs)
+            else:
+                self._tmp.unlink(missing_ok=True)  # nothing to write: leave any old target alone
+        except OSError as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise RedlineError(f"{self.out}: cannot write ({exc.strerror})") from None
+
+
 @app.command()
 def analyze(
     paths: List[str] = typer.Argument(..., help="Files, folders (every *.txt) or - for stdin."),
@@ -92,35 +183,83 @@ def analyze(
                                              help="Comma-separated pipeline, e.g. 'lexicon' for the fast rules."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
-    """Find persuasion techniques (and actors, claims) in articles."""
-    from redline.io.formats import render
-    from redline.io.inputs import iter_sources
+    """Find persuasion techniques (and actors, claims) in articles.
+
+    jsonl, ptc and text output is written as each document is done; json and html are
+    renamed into place at the end. SIGINT/SIGTERM stop the batch: every finished document
+    is kept (a valid file), a summary is printed and the exit status is 130/143.
+    """
+    import signal
+
+    from redline.io.inputs import list_sources, read_source
     from redline.pipeline import analyze as run_analysis
 
     try:
-        sources = list(iter_sources(paths))
+        sources = list_sources(paths)
+        output = _BatchOutput(out, fmt.value)
+        output.open()
     except RedlineError as exc:
         _fail(str(exc))
-    docs, failures = [], 0
+
+    # Signals become _Interrupted, but never in the middle of writing a document.
+    state = {"signal": None, "writing": False}
+
+    def on_signal(signum, frame):
+        state["signal"] = signum
+        if not state["writing"]:
+            raise _Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failures = done = 0
     show_bar = not quiet and len(sources) > 1 and sys.stderr.isatty()
     iterator = sources
     if show_bar:
         from tqdm import tqdm
         iterator = tqdm(sources, desc="analyzing", unit="article")
-    for src in iterator:
-        if src.error:
-            failures += 1
-            typer.echo(f"redline: error: {src.error}", err=True)
-            continue
-        try:
-            docs.append(run_analysis(src.text, id=src.id, meta={"path": src.path},
-                                     threshold=threshold, components=_components(components)))
-        except RedlineError as exc:
-            failures += 1
-            typer.echo(f"redline: error: {src.path}: {exc}", err=True)
-    if docs:
-        text = render(docs, fmt.value)
-        _emit(text, out)
+    try:
+        for src in iterator:
+            src = read_source(src)
+            if src.error:
+                failures += 1
+                typer.echo(f"redline: error: {src.error}", err=True)
+            else:
+                try:
+                    doc = run_analysis(src.text, id=src.id, meta={"path": src.path},
+                                       threshold=threshold, components=_components(components))
+                except RedlineError as exc:
+                    failures += 1
+                    typer.echo(f"redline: error: {src.path}: {exc}", err=True)
+                else:
+                    state["writing"] = True
+                    try:
+                        output.add(doc)
+                    except BrokenPipeError:
+                        raise _Interrupted(signal.SIGPIPE) from None
+                    finally:
+                        state["writing"] = False
+            done += 1
+            if state["signal"] is not None:
+                raise _Interrupted(state["signal"])
+    except _Interrupted as exc:
+        state["signal"] = exc.signum
+    finally:
+        for sig in previous:  # finishing the output is not interrupted
+            signal.signal(sig, signal.SIG_IGN)
+    try:
+        output.finish()
+    except RedlineError as exc:
+        _fail(str(exc))
+    except BrokenPipeError:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    where = str(out) if out is not None else "stdout"
+    if state["signal"] is not None:
+        name = signal.Signals(state["signal"]).name
+        typer.echo(f"redline: interrupted by {name} after {done} of {len(sources)} inputs; "
+                   f"{output.written} documents written to {where}, {failures} failed", err=True)
+        raise typer.Exit(128 + int(state["signal"]))
     if failures:
         typer.echo(f"redline: {failures} of {len(sources)} inputs failed", err=True)
         raise typer.Exit(1)

@@ -182,3 +182,82 @@ def test_precision_names_agree_between_cli_and_model():
     from redline.cli import Precision
     from redline.models.technique_net import PRECISIONS
     assert tuple(p.value for p in Precision) == PRECISIONS
+
+
+# --- batches survive a kill (issue 18) ----------------------------------------------------
+import os  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+
+def _batch_with_a_pause(tmp_path):
+    """Three articles, then a named pipe nobody writes to: the batch waits there (up to
+    10 s), which is where the test interrupts it, with three documents finished."""
+    paths = []
+    for i in range(1, 4):
+        p = tmp_path / f"article{i}.txt"
+        p.write_text(f"They are traitors and liars, number {i}! Enough is enough.")
+        paths.append(p)
+    pause = tmp_path / "article9.txt"
+    os.mkfifo(pause)
+    return [*paths, pause]
+
+
+def _start(*args):
+    return subprocess.Popen([sys.executable, "-m", "redline.cli", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("fmt,sig", [("jsonl", signal.SIGTERM), ("ptc", signal.SIGINT), ("json", signal.SIGTERM),
+                                     ("html", signal.SIGINT)])
+def test_interrupted_batch_keeps_every_finished_document(tmp_path, fmt, sig):
+    inputs = _batch_with_a_pause(tmp_path)
+    out = tmp_path / f"out.{fmt}"
+    proc = _start("analyze", *inputs, "-f", fmt, "-o", out, *FAST)
+    if fmt in ("jsonl", "ptc"):  # streamed: the finished documents are in the file already
+        _wait_for(lambda: out.exists() and {l.split("\t")[0] if fmt == "ptc" else json.loads(l)["id"]
+                                            for l in out.read_text().splitlines()} == {"1", "2", "3"})
+    else:
+        time.sleep(4)  # startup plus three lexicon analyses; then it waits at the pipe for 10 s
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert b"interrupted by " + signal.Signals(sig).name.encode() in err and b"3 documents written" in err
+    text = out.read_text()
+    if fmt == "jsonl":
+        assert [json.loads(l)["id"] for l in text.splitlines()] == ["1", "2", "3"]
+    elif fmt == "ptc":
+        assert {l.split("\t")[0] for l in text.splitlines()} == {"1", "2", "3"}
+    elif fmt == "json":
+        assert [d["id"] for d in json.loads(text)] == ["1", "2", "3"]
+    else:
+        assert text.rstrip().endswith("</html>")
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize("target,fmt,needle", [("missing-folder/out.jsonl", "jsonl", b"does not exist"),
+                                               ("missing-folder/out.json", "json", b"does not exist"),
+                                               (".", "json", b"is a folder"),
+                                               ("ro/out.json", "json", b"cannot write"),
+                                               ("ro/out.jsonl", "jsonl", b"cannot write")])
+def test_unwritable_output_fails_before_any_work(tmp_path, target, fmt, needle):
+    inputs = _batch_with_a_pause(tmp_path)  # reaching the pipe would cost 10 s
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if target.startswith("ro/") and os.access(ro, os.W_OK):
+            pytest.skip("running as root: permissions are not enforced")
+        t = time.monotonic()
+        r = redline("analyze", *inputs, "-f", fmt, "-o", tmp_path / target, *FAST)
+        assert r.returncode == 2 and needle in r.stderr and b"Traceback" not in r.stderr, r.stderr
+        assert time.monotonic() - t < 8
+    finally:
+        ro.chmod(0o700)

@@ -220,31 +220,53 @@ def read_stdin(stream: BinaryIO | None = None) -> str:
     return decode_text(read_stream_limited(stream, MAX_FILE_BYTES, "stdin"), "stdin")
 
 
-def iter_sources(args: list[str]) -> Iterator[Source]:
-    """Expand the CLI's PATH arguments: files, folders (every *.txt, sorted) and '-' for stdin."""
+def list_sources(args: list[str]) -> list[Source]:
+    """The CLI's PATH arguments expanded, nothing read yet: files, folders (every *.txt,
+    sorted) and '-' for stdin. An argument that names nothing usable is a Source with
+    its error; `read_source` reads the others one at a time, so a batch never holds
+    more than one article's text.
+    """
     if not args:
         raise InputError("no input: give files, folders, or - for stdin")
+    out: list[Source] = []
     for arg in args:
         if arg == "-":
-            try:
-                yield Source("stdin", "-", read_stdin())
-            except InputError as exc:
-                yield Source("stdin", "-", error=str(exc))
+            out.append(Source("stdin", "-"))
             continue
         path = Path(arg)
         if path.is_dir():
             files = sorted(p for p in path.glob("*.txt") if p.is_file())
             if not files:
-                yield Source(path.name, str(path), error=f"{path}: folder has no *.txt files")
-            for f in files:
-                yield _source_for(f)
+                out.append(Source(path.name, str(path), error=f"{path}: folder has no *.txt files"))
+            out.extend(Source(article_id_from_path(f), str(f)) for f in files)
         else:
-            yield _source_for(path)
+            out.append(Source(article_id_from_path(path), str(path)))
+    return out
+
+
+def read_source(source: Source) -> Source:
+    """The same Source with its text read (bounded), or with the reason it could not be."""
+    if source.error or source.text is not None:
+        return source
+    if source.path == "-":
+        try:
+            return Source(source.id, "-", read_stdin())
+        except InputError as exc:
+            return Source(source.id, "-", error=str(exc))
+    return _source_for(Path(source.path))
+
+
+def iter_sources(args: list[str]) -> Iterator[Source]:
+    """Expand the CLI's PATH arguments and read each in turn (see list_sources)."""
+    for source in list_sources(args):
+        yield read_source(source)
 
 
 def _source_for(path: Path) -> Source:
     aid = article_id_from_path(path)
     try:
+        if not path.exists() and not path.is_symlink():
+            raise InputError(f"{path}: no such file")
         return Source(aid, str(path), read_path(path))
     except InputError as exc:
         return Source(aid, str(path), error=str(exc))
