@@ -378,7 +378,7 @@ def _source_view(claim, names: dict[str, str]) -> dict[str, Any]:
     said = " ".join(att.source.text.split())
     who = names.get(att.actor, "") if att.actor else ""
     return {"who": who or said, "author": False,
-            "said": said if who and who.lower() not in said.lower() else "",
+            "said": said if who and said.lower() not in who.lower() else "",  # "Iranian officials" for Iran
             "cue": " ".join(att.cue.text.split()) if att.cue else ""}
 
 

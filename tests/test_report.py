@@ -301,7 +301,7 @@ def test_text_output_shows_roles_evidence_relations_and_sources():
     assert "Iran [GPE] x1: unclear (leans Antagonist 0.52)" in out
     assert "evidence: techniques_aimed: Name_Calling x2, Doubt x1; agent_of_harm: 1" in out
     assert "Gen. Pourdastan [PERSON] x1: Protagonist (Guardian) 0.81" in out
-    assert "Rebels [GROUP] x1: no role" in out
+    assert "    Rebels [GROUP] x1\n" in out  # no role: nothing claimed
     assert "Gen. Pourdastan —state/announce→ Iran" in out
     assert "source: Gen. Pourdastan (cue: announced)" in out
     assert "source: officials (cue: said)" in out
@@ -356,3 +356,18 @@ def test_crlf_text_keeps_paragraphs():
     doc.add_span(text.index("traitors"), text.index("traitors") + 8, "Name_Calling,Labeling", 0.9)
     got = parse(render_html([doc]))
     assert got.paras == ["First line, with traitors.", "Second line.", "Third."]
+
+
+def test_claim_source_shows_the_words_only_when_they_add_something():
+    from redline.io.formats import claim_source
+
+    text = "Iranian officials announce that Assad stays. Trump says it is over."
+    doc = Document(id="src", text=text)
+    names = {"iran": "Iran", "trump": "Donald Trump"}
+    officials = Claim(0, 44, text[:44], 0.7, "iran", [],
+                      Attribution(doc.mention(0, 17), "iran", doc.mention(18, 26)))
+    t = text.index("Trump")
+    trump = Claim(t, len(text), text[t:], 0.7, "trump", [],
+                  Attribution(doc.mention(t, t + 5), "trump", doc.mention(t + 6, t + 10)))
+    assert claim_source(officials, names) == 'source: Iran ("Iranian officials") (cue: announce)'
+    assert claim_source(trump, names) == "source: Donald Trump (cue: says)"

@@ -35,9 +35,11 @@ def to_text(docs: Iterable[Document]) -> str:
                          f"{_clip(s.text, 90)}")
         names = {a.id: a.name for a in d.actors}
         if d.actors:
-            lines.append("  actors (role: how the text casts the actor, not a verdict on it)")
+            any_role = any(a.role for a in d.actors)
+            lines.append("  actors" + (" (role: how the text casts the actor, not a verdict on it)" if any_role else ""))
         for a in d.actors:
-            lines.append(f"    {a.name} [{a.type}] x{len(a.mentions)}: {role_label(a.role)}")
+            role = f": {role_label(a.role)}" if a.role else ""
+            lines.append(f"    {a.name} [{a.type}] x{len(a.mentions)}{role}")
             evidence = evidence_line(a.role.evidence) if a.role else ""
             if evidence:
                 lines.append(f"        evidence: {evidence}")
@@ -115,7 +117,7 @@ def claim_source(claim: Claim, names: dict[str, str]) -> str:
     who = names.get(att.actor, "") if att.actor else ""
     said = " ".join(att.source.text.split())
     label = who or said
-    if who and said and who.lower() not in said.lower():  # "Iran" said as "Iranian officials"
+    if who and said and said.lower() not in who.lower():  # "Iran" as "Iranian officials"; not "Trump" again
         label = f"{who} (\"{_clip(said, 40)}\")"
     cue = f" (cue: {' '.join(att.cue.text.split())})" if att.cue else ""
     return f"source: {label}{cue}"
