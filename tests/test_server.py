@@ -238,3 +238,262 @@ def test_missing_model_stops_startup_with_a_clear_error():
     with pytest.raises(ModelError, match="no technique model"):
         with TestClient(create_app(components=("tagger",))):
             pass
+
+
+# --- hardening (issue 18) -------------------------------------------------------------------
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+import socket  # noqa: E402
+
+from redline.server import RateLimitedLog, server_config  # noqa: E402
+
+
+@contextlib.contextmanager
+def guarded_server(app, **config):
+    """Like conftest.live_server, but with the server configuration `redline serve` uses."""
+    import uvicorn
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level="warning", **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", port
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('{"text": "\\ud800"}', "surrogate"),
+    ('{"text": "They are traitors! \\udfff"}', "surrogate"),
+    ('{"text": "ok", "id": "\\ud800"}', "id"),
+    ('{"url": "http://\\ud800.example/"}', "surrogate"),
+    ('{"text": "ok", "threshold": true}', "threshold"),
+    ('{"text": "ok", "threshold": "0.5"}', "threshold"),
+    ('{"text": "ok", "threshold": null, "id": 5}', "id"),
+])
+def test_unencodable_text_and_loose_types_are_422(client, body, needle):
+    r = client.post("/api/analyze", content=body.encode(), headers={"content-type": "application/json"})
+    assert needle in _error(r, 422)
+
+
+def test_integer_threshold_is_still_a_number(client):
+    assert client.post("/api/analyze", json={"text": ARTICLE, "threshold": 1}).status_code == 200
+
+
+def test_a_file_part_named_text_is_refused(client):
+    r = client.post("/report", files={"text": ("x.txt", ARTICLE.encode(), "text/plain")})
+    assert r.status_code == 422 and "must be text, not a file" in r.text and "UploadFile" not in r.text
+    r = client.post("/report", data={"file": "not a file", "text": ""})
+    assert r.status_code == 422 and "must be a file upload" in r.text
+
+
+def test_oversize_form_gets_the_page(client):
+    r = client.post("/report", data={"text": "a" * (2 * 1024 * 1024 + 10)})
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert 'class="error"' in r.text and "larger than" in r.text
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+
+
+_slow_release = threading.Event()
+_after_calls: list[str] = []
+
+
+class _SlowStep:
+    name = "test-slow-step"
+
+    def __call__(self, doc: Document) -> Document:
+        if len(doc.text) > 20_000 or doc.text.startswith("slow"):
+            _slow_release.wait(20)
+        return doc
+
+
+class _AfterStep:
+    name = "test-after-step"
+
+    def __call__(self, doc: Document) -> Document:
+        _after_calls.append(doc.id)
+        return doc
+
+
+register("test-slow-step")(lambda **o: _SlowStep())
+register("test-after-step")(lambda **o: _AfterStep())
+SLOW = ("test-slow-step", "test-after-step")
+
+
+def _wait_busy(url: str, n: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while httpx.get(url + "/healthz").json()["busy"] < n:
+        assert time.monotonic() < deadline, "the request never started"
+        time.sleep(0.02)
+
+
+def test_work_for_a_client_that_hung_up_is_cancelled():
+    _slow_release.clear()
+    _after_calls.clear()
+    with live_server(create_app(components=SLOW, max_concurrent=1, max_queue=0)) as url:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url + "/api/analyze", json={"text": "slow text", "id": "gone"}, timeout=1.0)
+        _slow_release.set()  # the first step ends; the second must not run for a client that left
+        deadline = time.monotonic() + 10
+        while httpx.get(url + "/healthz").json()["busy"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert "gone" not in _after_calls
+        r = httpx.post(url + "/api/analyze", json={"text": "quick", "id": "next"}, timeout=10)
+        assert r.status_code == 200 and _after_calls == ["next"]
+
+
+def test_an_overdue_analysis_gets_504_and_frees_its_slot():
+    _slow_release.clear()
+    _after_calls.clear()
+    with live_server(create_app(components=SLOW, analysis_deadline_s=0.5)) as url:
+        timer = threading.Timer(1.5, _slow_release.set)
+        timer.start()
+        r = httpx.post(url + "/api/analyze", json={"text": "slow one", "id": "late"}, timeout=30)
+        assert "longer than 0.5 s" in _error(r, 504) and _after_calls == []
+        assert httpx.get(url + "/healthz").json()["busy"] == 0
+        timer.join()
+
+
+def test_a_short_text_does_not_wait_behind_long_ones():
+    _slow_release.clear()
+    with live_server(create_app(components=SLOW, max_concurrent=2, max_queue=4, max_chars=100_000)) as url:
+        results = []
+        long_posts = [threading.Thread(target=lambda: results.append(
+            httpx.post(url + "/api/analyze", json={"text": "x " * 15_000}, timeout=60))) for _ in range(2)]
+        for t in long_posts:
+            t.start()
+        try:
+            _wait_busy(url, 2)
+            t0 = time.monotonic()
+            r = httpx.post(url + "/api/analyze", json={"text": ARTICLE}, timeout=10)
+            assert r.status_code == 200 and time.monotonic() - t0 < 5
+        finally:
+            _slow_release.set()
+            for t in long_posts:
+                t.join(30)
+        assert sorted(r.status_code for r in results) == [200, 200]
+
+
+def test_a_full_queue_answers_503_with_retry_after_at_once():
+    _slow_release.clear()
+    with live_server(create_app(components=SLOW, max_concurrent=1, max_queue=1)) as url:
+        threads = [threading.Thread(target=httpx.post, args=(url + "/api/analyze",),
+                                    kwargs={"json": {"text": "slow"}, "timeout": 30}) for _ in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            _wait_busy(url, 2)
+            t0 = time.monotonic()
+            r = httpx.post(url + "/api/analyze", json={"text": "slow third"}, timeout=30)
+            assert "busy" in _error(r, 503) and r.headers["retry-after"] and time.monotonic() - t0 < 2
+        finally:
+            _slow_release.set()
+            for t in threads:
+                t.join(30)
+
+
+def test_slow_url_fetches_cannot_take_the_text_slots(monkeypatch):
+    from redline.io import fetch as fetch_mod
+    release = threading.Event()
+
+    def slow_fetch(url, allow_private=False, **kw):
+        release.wait(20)
+        raise InputError("gave up")
+
+    from redline.errors import InputError
+    monkeypatch.setattr(fetch_mod, "fetch", slow_fetch)
+    with live_server(create_app(components=("lexicon",), max_concurrent=1, max_queue=1, max_fetches=1)) as url:
+        threads = [threading.Thread(target=httpx.post, args=(url + "/api/analyze",),
+                                    kwargs={"json": {"url": "http://slow.example/"}, "timeout": 30})
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            deadline = time.monotonic() + 10
+            while httpx.get(url + "/healthz").json()["fetching"] < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            r = httpx.post(url + "/api/analyze", json={"url": "http://slow.example/3"}, timeout=30)
+            assert "fetching other URLs" in _error(r, 503)
+            r = httpx.post(url + "/api/analyze", json={"text": ARTICLE}, timeout=30)
+            assert r.status_code == 200
+        finally:
+            release.set()
+            for t in threads:
+                t.join(30)
+
+
+def _stalled(port: int, n: int) -> list[socket.socket]:
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+        socks.append(s)
+    return socks
+
+
+def test_stalled_headers_are_timed_out_and_cannot_crowd_out_requests():
+    with guarded_server(create_app(components=("lexicon",)), max_connections=20, header_timeout_s=1.0) as (url, port):
+        socks = _stalled(port, 40)  # twice the cap
+        try:
+            with httpx.Client(timeout=5) as c:  # a new client still gets in, at once
+                for _ in range(5):
+                    t0 = time.monotonic()
+                    assert c.get(url + "/healthz", headers={"connection": "close"}).status_code == 200
+                    assert time.monotonic() - t0 < 1.0
+            time.sleep(3)  # > header timeout + the 1 s sweep
+            for s in socks:
+                s.settimeout(2)
+                try:
+                    assert s.recv(1024) == b""  # closed by the server
+                except ConnectionResetError:
+                    pass
+        finally:
+            for s in socks:
+                s.close()
+
+
+def test_a_slow_body_gets_408():
+    with live_server(create_app(components=("lexicon",), body_timeout_s=0.5)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /api/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100\r\n\r\n{\"text\": ")
+            s.settimeout(5)
+            answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 0.5 s" in answer
+
+
+def test_repeated_log_lines_are_rate_limited():
+    logger = logging.getLogger("redline.test.flood")
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Keep()
+    handler.addFilter(RateLimitedLog(burst=3, window_s=0.3))
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for _ in range(1000):
+            logger.error("socket.accept() out of system resource")
+        assert len(records) == 3
+        time.sleep(0.35)
+        logger.error("socket.accept() out of system resource")
+        assert len(records) == 4 and "997 similar messages suppressed" in records[-1]
+        logger.error("something else")
+        assert records[-1] == "something else"
+    finally:
+        logger.removeHandler(handler)
