@@ -16,8 +16,9 @@ patients among the actors, and keeps a relation only where both are actors and d
 * patients: direct objects, the subject of a passive, the noun a relative clause
   modifies when the clause's object is the relative ("the rebels whom Iran supports"),
   objects of the prepositions that mark a patient for that kind of event (against, on,
-  at, with, to, into; plus in/from for deployments and aid); an object shared by
-  conjoined verbs ("attacked and destroyed X").
+  at, with, to, into; plus in/from for deployments and aid, only "against" for
+  accusations); an object shared by conjoined verbs ("attacked and destroyed X"); a
+  deployment's country named through a conflict noun ("entered the Syrian conflict").
 * a statement ("said", "announced") needs an actor it is about: the subject of the
   reported clause ("said that Iran is ready", a pronoun there mostly means the speaker and
   is not used) or an `about`/`of` object. "X said Y attacked Z" gives Y attack Z and
@@ -32,16 +33,19 @@ patients among the actors, and keeps a relation only where both are actors and d
 Not drawn: negated predicates ("won't attack"), acts that a governing verb says did not
 or have not yet happened ("denied attacking", "refused to support", "threatened to attack"
 gives the threat only, "urged X to sanction Y" gives the demand only), pronoun agents
-inside quotation marks (a quote's "he" or "we" is too often misresolved), and sentences in
-capitals (embedded headlines parse badly). The same (subject, type, object) is kept once a
-sentence.
+inside quotation marks (a quote's "he" or "we" is too often misresolved), verbs and names
+in capitals (embedded headlines parse badly), participles used as adjectives ("wounded
+families"), and a finite clause spaCy left without a subject does not borrow one. The same
+(subject, type, object) is kept once a sentence.
 
 The verb lemma maps to a coarse event type (`redline.taxonomy.RELATION_TYPES`); context
 refines it: "provide/send/sell" are `supply_arms` with weapons, `deploy` with troops,
-`give_aid` with money or aid and nothing otherwise; "call" and "ask" are demands only
-with "for"/"on" or an infinitive ("called on X to"), not when they name or phone; a
-verbal "attack" between two people is `accuse`. Each relation's start/end is its clause:
-the verb's subtree clipped to its sentence.
+`give_aid` with money or aid and nothing otherwise ("grant/lend" need money too); "call"
+is a demand only with "for" or "on X", "ask" with "for" or an infinitive, not when they
+name, phone or question; "withdraw" needs troops; "warn" and "hurt" are advice and figure,
+"target" needs arms in sight; a person's verbal "attack" on people is `accuse`. The verb
+lists themselves (`VERB_TYPE`) stay as they are: the roles model reads them as features.
+Each relation's start/end is its clause: the verb's subtree clipped to its sentence.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ PHRASAL = {("face", "off"): "attack", ("crack", "down"): "attack", ("pull", "out
            ("take", "over"): "attack", ("wipe", "out"): "kill_injure", ("shoot", "down"): "attack",
            ("call", "for"): "demand", ("call", "on"): "demand", ("speak", "out"): "state"}
 TRANSFER_VERBS = {"provide", "supply", "send", "sell", "give", "deliver", "ship", "transfer", "offer", "equip"}
-# Event nouns. The names of `NOUN_TYPE` come from the verb list's idea: one coarse type each.
+# Event nouns and their coarse type ("Russia's invasion of Ukraine").
 NOUN_TYPE = {
     "intervention": "deploy", "invasion": "attack", "occupation": "deploy", "attack": "attack",
     "attacks": "attack", "assault": "attack", "offensive": "attack", "strike": "attack", "strikes": "attack",
@@ -561,11 +565,10 @@ class _Extractor:
 
 def extract_relations(doc: Document) -> list[Relation]:
     ex = _Extractor(doc)
-    sentence_of = {}  # character offset -> index of its sentence, for per-sentence deduplication
     sent_starts = [s.start_char for s in ex.sp.sents]
     candidates = [r for r in list(ex.verb_relations()) + list(ex.noun_relations()) if r.type in RELATION_TYPES]
-    for r in candidates:
-        sentence_of[r.start] = bisect.bisect_right(sent_starts, r.start) - 1
+    # a relation's clause lies inside its sentence, so its start names the sentence
+    sentence_of = {r.start: bisect.bisect_right(sent_starts, r.start) - 1 for r in candidates}
     # A statement says less than any other relation between the same two actors in the sentence.
     specific = {(sentence_of[r.start], r.subject, r.object) for r in candidates if r.type != "state"}
     out: list[Relation] = []

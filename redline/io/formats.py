@@ -35,8 +35,8 @@ def to_text(docs: Iterable[Document]) -> str:
                          f"{_clip(s.text, 90)}")
         names = {a.id: a.name for a in d.actors}
         if d.actors:
-            any_role = any(a.role for a in d.actors)
-            lines.append("  actors" + (" (role: how the text casts the actor, not a verdict on it)" if any_role else ""))
+            roles_note = " (role: how the text casts the actor, not a verdict on it)"
+            lines.append("  actors" + (roles_note if any(a.role for a in d.actors) else ""))
         for a in d.actors:
             role = f": {role_label(a.role)}" if a.role else ""
             lines.append(f"    {a.name} [{a.type}] x{len(a.mentions)}{role}")
