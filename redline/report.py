@@ -370,6 +370,8 @@ def _role_view(role) -> dict | None:
 
 def _source_view(claim, names: dict[str, str]) -> dict[str, Any]:
     """Who vouches for a claim: a name, the words that name them and the cue, or the author."""
+    from redline.io.formats import source_words_add
+
     att = claim.attribution
     if att is None:
         if claim.source and claim.source != "author":  # a pipeline without the attribution step
@@ -378,7 +380,7 @@ def _source_view(claim, names: dict[str, str]) -> dict[str, Any]:
     said = " ".join(att.source.text.split())
     who = names.get(att.actor, "") if att.actor else ""
     return {"who": who or said, "author": False,
-            "said": said if who and said.lower() not in who.lower() else "",  # "Iranian officials" for Iran
+            "said": said if source_words_add(who, said) else "",  # "Iranian officials" for Iran
             "cue": " ".join(att.cue.text.split()) if att.cue else ""}
 
 

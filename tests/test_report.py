@@ -371,3 +371,6 @@ def test_claim_source_shows_the_words_only_when_they_add_something():
                   Attribution(doc.mention(t, t + 5), "trump", doc.mention(t + 6, t + 10)))
     assert claim_source(officials, names) == 'source: Iran ("Iranian officials") (cue: announce)'
     assert claim_source(trump, names) == "source: Donald Trump (cue: says)"
+    fbi = Document(id="fbi", text="The FBI warned officials.")
+    warned = Claim(0, 25, fbi.text, 0.5, "fbi", [], Attribution(fbi.mention(0, 7), "fbi", fbi.mention(8, 14)))
+    assert claim_source(warned, {"fbi": "FBI"}) == "source: FBI (cue: warned)"

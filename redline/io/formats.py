@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable
 
 from redline.doc import Claim, Document, Role
@@ -106,6 +107,13 @@ def _number(v: int | float) -> str:
     return str(v) if isinstance(v, int) or float(v).is_integer() and abs(v) >= 1 else f"{v:.2f}"
 
 
+def source_words_add(name: str, said: str) -> bool:
+    """Do the words naming a claim's source say more than the actor's name? "Iranian officials"
+    for Iran do; "Trump" or "the FBI" for Donald Trump or the FBI do not."""
+    bare = re.sub(r"^(?:the|a|an)\s+", "", said.lower())
+    return bool(name and bare and bare not in name.lower())
+
+
 def claim_source(claim: Claim, names: dict[str, str]) -> str:
     """Who vouches for a claim: 'source: Gen. Pourdastan (cue: announced)' or "author's own voice"."""
     att = claim.attribution
@@ -117,7 +125,7 @@ def claim_source(claim: Claim, names: dict[str, str]) -> str:
     who = names.get(att.actor, "") if att.actor else ""
     said = " ".join(att.source.text.split())
     label = who or said
-    if who and said and said.lower() not in who.lower():  # "Iran" as "Iranian officials"; not "Trump" again
+    if source_words_add(who, said):
         label = f"{who} (\"{_clip(said, 40)}\")"
     cue = f" (cue: {' '.join(att.cue.text.split())})" if att.cue else ""
     return f"source: {label}{cue}"
