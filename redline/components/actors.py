@@ -714,8 +714,8 @@ class _Builder:
         low = tok.text.lower()
         if low not in DESCRIPTION_NOUNS or tok.tag_ not in ("NN", "NNP") or tok.i == 0:
             return None
-        if any(t.lower_ not in DESCRIPTION_MODIFIERS for t in content):
-            return None
+        if any(t.lower_ not in DESCRIPTION_MODIFIERS or not t.text.islower() for t in content):
+            return None  # "the federal government" is a description, "the State Department" a name
         first = content[0].i if content else tok.i
         if first == 0 or self.toks[first - 1].lower_ not in ANAPHOR_DETS:
             return None
@@ -958,10 +958,10 @@ def _resolve_people(text: str, chosen: list[Cand]) -> None:
 
 
 def _name_echoes(b: _Builder, chosen: list[Cand]) -> list[Cand]:
-    """Later mentions of a known person's surname that spaCy did not tag ("Trump spoke.")."""
+    """Later mentions of a known person's surname that spaCy did not tag ("Trump spoke."), and
+    heads of state the gazetteer knows ("Putin", "Trump")."""
     surnames = {_person_name(c.key).words[-1] for c in chosen if c.kind == "person" and _person_name(c.key).full}
-    if not surnames:
-        return []
+    surnames |= set(gz.LEADER_COUNTRY)
     taken = set()
     for c in chosen:
         taken.update(range(c.ts, c.te))
