@@ -67,6 +67,7 @@ MAX_CONNECTIONS = 512  # open connections; also kept below the open-file limit (
 HEADER_TIMEOUT_S = 10.0  # to send a complete request header
 BODY_TIMEOUT_S = 30.0  # to send the body (2 MB at 70 kB/s)
 KEEP_ALIVE_S = 5  # an idle keep-alive connection is closed after this
+ACCEPT_BACKLOG = 128
 QUEUE_WAIT_S = 30.0  # the longest a request waits for a worker before 503
 ANALYSIS_DEADLINE_S = 120.0  # one analysis, start to end, before 504
 UPLOAD_SUFFIXES = (".txt", ".text", ".md", ".html", ".htm")
@@ -396,7 +397,7 @@ def _components_from_env() -> tuple[str, ...] | None:
 
 
 def create_app(allow_private: bool = False, components: tuple[str, ...] | None = None, max_chars: int = MAX_CHARS,
-               max_concurrent: int = 2, *, max_queue: int = 8, max_body: int = MAX_BODY, preload: bool = True,
+               max_concurrent: int = 2, *, max_queue: int = 32, max_body: int = MAX_BODY, preload: bool = True,
                max_long: int | None = None, max_fetches: int = 2, queue_wait_s: float = QUEUE_WAIT_S,
                analysis_deadline_s: float = ANALYSIS_DEADLINE_S, body_timeout_s: float = BODY_TIMEOUT_S):
     """The FastAPI app. `components=None` means $REDLINE_COMPONENTS or the default pipeline.
@@ -671,6 +672,10 @@ def server_config(app, host: str = "127.0.0.1", port: int = 8000, *, max_connect
         app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False,
         http=_guarded_protocol(connection_cap(max_connections), header_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,
+        # asyncio accepts up to `backlog` connections per wake-up before any of them is
+        # counted; a small one keeps a burst from overshooting the connection cap into
+        # the open-file limit.
+        backlog=ACCEPT_BACKLOG,
         timeout_graceful_shutdown=10,
         h11_max_incomplete_event_size=16 * 1024,  # a request header larger than this is refused (400)
     )
