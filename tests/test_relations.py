@@ -119,6 +119,12 @@ CASES = [
     ("The FBI warned Ohio officials to boost election security.", set(), {("FBI", "threaten", "Ohio officials")}),
     ("The Clinton campaign targeted Hispanic voters in Florida.", set(),
      {("Clinton campaign", "attack", "Hispanic voters")}),
+    # a deployment's object is whom it sends or where, not whose office is occupied;
+    # a letter to a university is no aid, whatever the sentence says of medicine
+    ("Iran dispatched IRGC forces to Syria.", {("Iran", "deploy", "IRGC"), ("Iran", "deploy", "Syria")}, set()),
+    ("Activists occupied Nancy Pelosi's office.", set(), {("Activists", "deploy", "Nancy Pelosi")}),
+    ("A group of doctors sent a letter to Columbia University, where Oz practices medicine.", set(),
+     {("doctors", "give_aid", "Columbia University")}),
     # "the New York businessman" is no act of New York
     ("The New York businessman attacked Mexico.", set(), {("New York", "attack", "Mexico")}),
 ]

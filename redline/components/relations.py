@@ -303,8 +303,9 @@ class _Extractor:
             if c.dep_ in OBJ_DEPS and c.pos_ == "ADP":  # "sent troops to Syria": "to" parsed as dative
                 out += self._pobj_actors(c)
             elif c.dep_ in ("dobj", "dative", "iobj", "obj") and c.tag_ not in RELATIVE_TAGS:
-                # a demand is made of someone, not of "the deployment of units"
-                out += self.actors_of(c, depth=2 if typ == "demand" else 0)
+                # a demand is made of someone, not of "the deployment of units"; occupying
+                # "Pelosi's office" deploys nobody against Pelosi
+                out += self.actors_of(c, depth=2 if typ in ("demand", "deploy") else 0)
             elif c.dep_ == "prep" and c.lower_ in preps:
                 out += self._place_filtered(c, self._pobj_actors(c))
             elif c.dep_ == "prt":
@@ -408,7 +409,7 @@ class _Extractor:
         if lemma in TRANSFER_VERBS or lemma in ("grant", "lend"):
             # what is handed over: the object, or "in aid", "of weapons" (not "to the surgery
             # department where Oz practises medicine")
-            obj_words = {t.lower_ for c in tok.children if c.dep_ in OBJ_DEPS or (
+            obj_words = {t.lower_ for c in tok.children if c.dep_ in ("dobj", "obj") or (
                 c.dep_ == "prep" and c.lower_ in ("in", "of", "with")) for t in c.subtree}
             if obj_words & WEAPONS and lemma not in ("grant", "lend"):
                 return "supply_arms"
@@ -544,8 +545,8 @@ class _Extractor:
             return  # an embedded headline in capitals ("GRETA THUNBERG ... SAYS"): spaCy parses it badly
         agents: list[str] = []
         for t in agent_tokens:
-            if t.tag_ in PRONOUN_TAGS and self.in_quote(t):
-                continue  # a quote's "he"/"we": the actors component resolves those poorly
+            if t.tag_ in PRONOUN_TAGS and (self.in_quote(t) or (typ == "state" and t.lower_ == "they")):
+                continue  # a quote's "he"/"we", a speaking "they": the actors component resolves those poorly
             if len(t.text) > 3 and t.text.isupper() and not self.token_actor.get(t.i):
                 continue  # "A GROUP OF DOCTORS ...": a headline in capitals
             agents += self.actors_of(t)
