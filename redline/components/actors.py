@@ -131,13 +131,12 @@ GROUP_STRONG = {
 }
 # Group heads that need a modifier ("the Syrian people", "Kurdish fighters", "oil companies").
 GROUP_WEAK = {
-    "people", "population", "public", "citizens", "civilians", "nation", "workers", "students",
-    "fighters", "groups", "migrants", "residents", "community", "communities", "tribes", "youth", "women",
-    "men", "children", "families", "minorities", "minority", "masses", "forces", "units", "brigades",
-    "factions", "movement", "movements", "allies", "proxies", "clerics", "companies", "firms", "businesses",
-    "industry", "industries", "interests", "organizations", "organisations", "agencies", "states", "nations",
-    "countries", "cities", "leaders", "members", "owners", "officials", "groups", "parties", "banks",
-    "governments", "institutions", "utilities", "generations", "americans", "outlets",
+    "people", "population", "public", "citizens", "civilians", "nation", "fighters", "groups", "community",
+    "communities", "tribes", "youth", "women", "men", "children", "families", "minorities", "minority",
+    "masses", "forces", "units", "brigades", "factions", "movement", "movements", "allies", "proxies",
+    "clerics", "companies", "firms", "industry", "industries", "interests", "organizations", "organisations",
+    "agencies", "states", "nations", "countries", "cities", "leaders", "members", "owners", "officials",
+    "parties", "banks", "institutions", "utilities", "generations", "outlets",
 }
 PEOPLE_NOUNS = {"people", "population", "public", "citizens", "civilians", "nation", "masses", "youth"}
 GENERIC_MODS = {
@@ -287,7 +286,8 @@ def _org_key(name: str) -> str:
     if stripped == text:
         words = text.split()
         for n in (3, 2, 1):  # "United Kingdom Home Office" ~ "Home Office"
-            if len(words) > n + 1 and (gz.country_of_name(" ".join(words[:n])) or gz.country_of_adj(" ".join(words[:n]))):
+            country = " ".join(words[:n])
+            if len(words) > n + 1 and (gz.country_of_name(country) or gz.country_of_adj(country)):
                 stripped = " ".join(words[n:])
                 break
     if stripped and len(stripped.split()) >= 2:
@@ -428,7 +428,6 @@ class _Builder:
     def _headline_tokens(self) -> set[int]:
         """Tokens of title-case headlines ("Brexit Bill Passes Referendum Test"): runs of
         capitalised words with a capitalised verb or small word inside them."""
-        sp = self.sp
         out: set[int] = set()
         run: list = []
 
