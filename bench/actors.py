@@ -14,7 +14,8 @@ Two gold standards from ../shared/data (REDLINE_SHARED moves it):
    clusters; beside them the mention recall (share of gold mentions of those types
    found; pronouns are gold mentions that the actors never list, so the recall without
    them is printed too) and the share of predicted mentions that match no gold mention
-   of those types (bylines, topics, places that GUM does not annotate as entities).
+   of those types (bylines, topics, places that GUM does not annotate as entities; by
+   exact span it is high because GUM's spans include "the" and post-modifiers).
 2. Narrative frames (428 climate articles, `narrative-frames-climate/`): the share of the
    gold role entities whose string occurs in their article that are found among the
    actors, by `match_gold_entity` (what "found" means is in its docstring).
@@ -72,21 +73,22 @@ def load_actors_module(rev: str | None):
     if rev is None:
         from redline.components import actors
         return actors
-    tmp = Path(tempfile.mkdtemp(prefix="redline-actors-"))
+    import redline.components
+
     modules = {}
-    for name in ("gazetteer", "actors"):  # gazetteer first: actors imports it
-        source = subprocess.run(["git", "show", f"{rev}:redline/components/{name}.py"], cwd=REPO, check=True,
-                                capture_output=True, text=True).stdout
-        path = tmp / f"{name}.py"
-        path.write_text(source, encoding="utf-8")
-        full = f"redline.components.{name}"
-        spec = importlib.util.spec_from_file_location(full, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[full] = module
-        import redline.components
-        setattr(redline.components, name, module)
-        spec.loader.exec_module(module)
-        modules[name] = module
+    with tempfile.TemporaryDirectory(prefix="redline-actors-") as tmp:
+        for name in ("gazetteer", "actors"):  # gazetteer first: actors imports it
+            source = subprocess.run(["git", "show", f"{rev}:redline/components/{name}.py"], cwd=REPO, check=True,
+                                    capture_output=True, text=True).stdout
+            path = Path(tmp) / f"{name}.py"
+            path.write_text(source, encoding="utf-8")
+            full = f"redline.components.{name}"
+            spec = importlib.util.spec_from_file_location(full, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[full] = module
+            setattr(redline.components, name, module)
+            spec.loader.exec_module(module)
+            modules[name] = module
     return modules["actors"]
 
 
