@@ -141,6 +141,7 @@ def test_statements_need_an_actor_they_are_about():
     # the hearer is no object; "he" in the reported clause is mostly the speaker
     assert relations_of("Vladimir Putin told Angela Merkel that the weather was fine.")[1] == set()
     assert relations_of("Donald Trump said he would win.")[1] == set()
+    assert relations_of("Judith Curry noted that it was hot and told the Daily Caller that it was dry.")[1] == set()
     # a statement gives way to a more specific relation between the same two actors
     _, rels = relations_of("Israel criticized Iran, saying that Iran supports Hamas.")
     assert ("Israel", "accuse", "Iran") in rels and ("Israel", "state", "Iran") not in rels

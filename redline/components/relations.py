@@ -482,7 +482,7 @@ class _Extractor:
                     patients += self.actors_of(tok.head)  # "the rebels (whom) Iran supports"
                 if typ == "deploy":
                     patients += self.deploy_places(tok)
-                if not patients:
+                if not patients and typ != "state":  # "noted ... and told X": X is a hearer
                     patients = self.shared_object(tok, typ)
             yield from self.emit(agents, patients, lemma if not prt else f"{lemma} {prt}", typ, tok)
 
