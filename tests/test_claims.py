@@ -14,8 +14,10 @@ pytest.importorskip("spacy")
 
 from redline.components.actors import ActorFinder  # noqa: E402
 from redline.components.claims import (  # noqa: E402
-    DEFAULT_MODEL_DIR, ClaimFinder, find_hedges, load_claim_model, score_lines,
+    DEFAULT_MODEL_DIR, ClaimFinder, claim_sentences, find_hedges, find_markers, load_claim_model,
+    not_claim_reason, score_lines,
 )
+from redline.components.nlp import sentences  # noqa: E402
 from redline.doc import Document  # noqa: E402
 
 SHARED = Path(os.environ.get("REDLINE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -51,6 +53,30 @@ def test_op_ed_sources_and_hedges(op_ed):
         for h in c.hedges:
             assert op_ed.text[h.start:h.end] == h.text and c.start <= h.start < h.end <= c.end
     json.dumps(op_ed.to_json())
+
+
+@needs_model
+def test_op_ed_pourdastan_announced(op_ed):
+    names = {a.id: a.name for a in op_ed.actors}
+    claim = [c for c in op_ed.claims if c.text.startswith("Recently, the Iranian ground forces commander")][0]
+    att = claim.attribution
+    assert att is not None and "Pourdastan" in att.source.text and att.cue.text == "announced"
+    assert names[att.actor] == "Gen. Pourdastan" and claim.source == att.actor
+    assert op_ed.text[att.source.start:att.source.end] == att.source.text
+    assert op_ed.text[att.cue.start:att.cue.end] == att.cue.text
+    assert claim.to_json()["attribution"]["source"]["actor"] == att.actor
+
+
+@needs_model
+def test_source_agrees_with_attribution(op_ed):
+    for c in op_ed.claims:
+        if c.attribution is None:
+            assert c.source == "author"
+        elif c.attribution.actor:
+            assert c.source == c.attribution.actor
+        else:  # a speaker who is no actor ("The facts on the ground"): no actor vouches
+            assert c.source == "author"
+    assert sum(c.attribution is None for c in op_ed.claims) > len(op_ed.claims) / 2
 
 
 @needs_model
@@ -118,3 +144,48 @@ def test_train_claims_tiny_slice(tmp_path):
     assert 0 < cfg["threshold"] < 1 and cfg["validation"]
     model = load_claim_model(out)
     assert model.coef.shape[0] == model.mean.shape[0]
+
+
+def test_may_the_person_is_no_hedge():
+    text = "Theresa May said Britain may leave in May. Russia might respond with all its might."
+    doc = Document(id="t", text=text)
+    got = [(doc.text[a:b], k) for a, b, k in find_markers(doc, 0, len(text))]
+    assert ("may", "hedge") in got
+    assert not any(t == "May" for t, _ in got), got
+    assert [t for t, _ in got].count("might") == 1  # the modal, not "with all its might"
+    # the bare lexicon still matches every string: the parse is what tells them apart
+    assert sum(text[a:b].lower() == "may" for a, b, _ in find_hedges(text, 0, len(text))) == 3
+
+
+def test_page_furniture_is_not_a_claim():
+    for line in ("Also on rt.com Syria strikes: Russia says 40 killed", "READ MORE: Kremlin denies the report",
+                 "Click here to read the full report", "Follow us on Facebook", "By John Smith",
+                 "Published time: 12 Mar, 2018 14:27", "Syrian troops in Aleppo. © Omar Sanadiki / Reuters",
+                 "FILE PHOTO: Theresa May in London"):
+        assert not_claim_reason(line), line
+    for sentence in ("Also on Tuesday, Putin said 300 troops had left.", "Russia sent 300 troops to Syria in 2015.",
+                     "Related to this, the army lost 40 men."):
+        assert not_claim_reason(sentence) == "", sentence
+    text = ("Russia sends 300 troops to Syria\n\nRussia sent 300 troops to Syria on Monday, the ministry said.\n"
+            "Syrian soldiers in Aleppo. © Omar Sanadiki / Reuters\nAlso on rt.com Syria strikes: Russia says 40 killed\n"
+            "Russia sends 300 troops to Syria")
+    doc = Document(id="t", text=text)
+    spans = sentences(doc)
+    kept = [text[s:e] for (s, e), ok in zip(spans, claim_sentences(doc, spans)) if ok]
+    assert kept == ["Russia sends 300 troops to Syria", "Russia sent 300 troops to Syria on Monday, the ministry said."]
+
+
+@needs_model
+def test_claim_finder_skips_furniture_and_credits_speakers():
+    text = ("Russia sends 300 troops to Syria\n\n"
+            "Vladimir Putin said on Monday that 300 Russian troops had arrived in Syria in 2016.\n"
+            "Russian soldiers at the Hmeimim air base in Syria in 2016. © Sputnik / Mikhail Klimentyev\n"
+            "Also on rt.com Russian jets struck 40 targets in Syria in 2016, the ministry says\n"
+            "Russia sends 300 troops to Syria")
+    doc = ClaimFinder(min_score=0.0)(ActorFinder()(Document(id="t", text=text)))
+    texts = [c.text for c in doc.claims]
+    assert texts == ["Russia sends 300 troops to Syria",
+                     "Vladimir Putin said on Monday that 300 Russian troops had arrived in Syria in 2016."]
+    putin = doc.claims[1]
+    assert putin.attribution.source.text == "Vladimir Putin" and putin.source == putin.attribution.actor
+    assert doc.claims[0].attribution is None and doc.claims[0].source == "author"

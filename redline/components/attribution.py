@@ -60,11 +60,13 @@ OPEN_QUOTES = "“«"
 CLOSE_QUOTES = "”»"
 QUOTE_CHARS = {'"', "“", "”", "«", "»", "''", "``"}  # as spaCy tokens
 # How the source candidate relates to the cue (one-hot features, in this order).
-RELATIONS = ("subj", "passive_subj", "agent", "according", "poss", "of", "head", "inherited", "object", "compound")
+RELATIONS = ("subj", "passive_subj", "agent", "according", "poss", "of", "head", "inherited", "object", "compound",
+             "left_noun")
+SPEAKER_RELATIONS = ("subj", "passive_subj", "agent", "according", "head", "inherited")
 CLAUSAL = ("ccomp", "xcomp", "parataxis")
 # A signature after a quotation: a dash, then a name of a few capitalised words (and commas).
 _SIGNATURE = re.compile(r"[ \t]*(?P<dash>[―—–]|--?)[ \t]*(?P<name>[A-Z][\w.'’-]*(?:[ \t,]+[\w.'’-]+){0,7}?)[ \t]*\.?[ \t]*$")
-MIN_CUE_RELIABILITY = 0.02  # below this a lemma is never a candidate (keeps the pair list short)
+MIN_CUE_RELIABILITY = 0.1  # below this a lemma is never a candidate (keeps the pair list short)
 XCOMP_MIN_RELIABILITY = 0.5  # see _coverage
 RELIABLE_CUE = 0.5  # lexicon reliability of a speech cue (say 0.85, tell 0.69, decide 0.25, want 0.17)
 SPINE_DEPTH = 2  # how deep a speech cue may sit and still vouch for its sentence
@@ -172,6 +174,7 @@ def _pobj(prep):
 
 def candidate_pairs(sp, lexicon: CueLexicon):
     """Every (cue, source candidate) pair in a parsed text, in text order."""
+    text = sp.text  # spaCy rebuilds it on every access
     for tok in sp:
         if tok.is_punct or tok.is_space or lexicon.reliability(tok) < MIN_CUE_RELIABILITY:
             continue
@@ -211,11 +214,35 @@ def candidate_pairs(sp, lexicon: CueLexicon):
                 for c in head.children:
                     if c.dep_ in ("nsubj",):
                         found.append((c, "inherited"))
+        # A parse may run a headline into the next line; a source on another line is no source.
+        found = [(src, rel) for src, rel in found if src.i != tok.i and _same_line(text, src.idx, tok.idx)]
+        if tok.pos_ == "VERB" and not any(rel in SPEAKER_RELATIONS for _, rel in found):
+            left = _noun_run_before(tok, text)
+            if left is not None:
+                yield Pair(tok, left[0], left[1], left[2], "left_noun")
         for src, relation in found:
-            if src.i == tok.i:
-                continue
             s, e = _phrase_span(src, stop=tok)
             yield Pair(tok, src, s, e, relation)
+
+
+def _same_line(text: str, a: int, b: int) -> bool:
+    return "\n" not in text[min(a, b):max(a, b)]
+
+
+def _noun_run_before(cue, text: str):
+    """(head, start, end) of the noun phrase right before a cue on its line ("Vladimir
+    Putin said" where the parse lost the subject), or None."""
+    doc = cue.doc
+    j = cue.i - 1
+    while j >= 0 and doc[j].tag_ in ("RB", "MD") and _same_line(text, doc[j].idx, cue.idx):
+        j -= 1
+    if j < 0 or doc[j].pos_ not in ("PROPN", "NOUN", "PRON") or not _same_line(text, doc[j].idx, cue.idx):
+        return None
+    k = j
+    while k - 1 >= 0 and doc[k - 1].pos_ in ("PROPN", "NOUN", "ADJ", "DET") and doc[k - 1].tag_ != "PRP" \
+            and _same_line(text, doc[k - 1].idx, cue.idx) and doc[j].pos_ != "PRON":
+        k -= 1
+    return doc[j], doc[k].idx, doc[j].idx + len(doc[j].text)
 
 
 # ----------------------------------------------------------------------------- features

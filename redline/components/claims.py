@@ -7,13 +7,27 @@ they sound.
   trained on ClaimBuster and CLEF CheckThat! 2019/2020 debates (`redline train-claims`;
   figures in `redline/models/claims/MODEL_CARD.md`). A sentence becomes a `Claim` when
   its score reaches the model's tuned threshold (option `min_score` to change it).
-* Source: the actor who vouches for the sentence: the subject of a reporting verb
-  ("Gen. Pourdastan, announced that ..."; "Iranian officials announce that ..."), the
-  object of "according to"; otherwise "author".
+  Page furniture is never a claim: cross-promotion ("Also on rt.com ...", "READ MORE:",
+  "Click here", "Follow us"), photo captions and credits (a line with "©", "/ Reuters",
+  "FILE PHOTO:", or a short unpunctuated line that is not the title), bylines, time stamps,
+  and a sentence repeating an earlier one (a headline shown twice).
+* Attribution (`redline.components.attribution`): who vouches for the sentence, learned from
+  PolNeAR: reported speech ("X said/claimed/told/announced/warned ...", "..., said X",
+  "according to X", "X's report says"), quotations over several sentences with the speaker
+  named before or after them, a quoted sentence continuing the last speaker, pronoun
+  speakers resolved to their actor. `Claim.attribution` holds the source mention (for a
+  pronoun, the nearest full mention of the speaker before it), its actor id or None, and
+  the cue; None means the author's own voice.
+  `Claim.source` is the speaker's actor id, else "author": "author" covers both the
+  author's own voice (`attribution` None) and a speaker who is no actor of the article
+  ("a spokesman", "sources": `attribution.actor` None), so read `attribution` to tell them
+  apart.
 * Hedges: hedges and certainty markers in the sentence, from the `persuasion-index`
   lexicons HEDGES and "Actually" (booster words), minus a few words that are mostly not
   hedges in news prose ("about", "can", ...), plus our own list ("his fate is unknown",
-  "reportedly", "will in no way", "undoubtedly", ...).
+  "reportedly", "will in no way", "undoubtedly", ...), each checked against the parse: a
+  modal ("may", "might", "will", "must") only where spaCy tags it MD, and no marker inside
+  a name or a date ("Theresa May", "in May", "with all its might" are no hedges).
 
 `score_lines(path)` scores a CLEF-format file (`line<TAB>speaker<TAB>text[<TAB>label]`)
 for `redline claims --score-lines`.
