@@ -118,8 +118,11 @@ class _BatchOutput:
         parent = self.out.parent if str(self.out.parent) else Path(".")
         if not parent.is_dir():
             raise RedlineError(f"{self.out}: cannot write: the folder {parent} does not exist")
+        # A target that is not a regular file (/dev/null, a FIFO, /dev/stdout) is written
+        # in place: renaming a temporary file onto it would replace the device itself.
+        in_place = self.streamed or (self.out.exists() and not self.out.is_file())
         try:
-            if self.streamed:
+            if in_place:
                 self._fh = open(self.out, "w", encoding="utf-8", newline="")
             else:
                 fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.out.name}.", suffix=".part")
@@ -147,7 +150,7 @@ class _BatchOutput:
 
         from redline.io.formats import render
 
-        if self.streamed or self.out is None:
+        if self.streamed or self._tmp is None:
             if not self.streamed and self.docs:
                 self._fh.write(render(self.docs, self.fmt))
                 self.written = len(self.docs)

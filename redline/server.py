@@ -224,14 +224,17 @@ class RateLimitedLog(logging.Filter):
             return False
 
 
-def install_log_rate_limit(burst: int = 5, window_s: float = 10.0) -> RateLimitedLog:
-    """Put one RateLimitedLog on every handler of the root and uvicorn loggers."""
-    limiter = RateLimitedLog(burst, window_s)
-    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "redline"):
+def install_log_rate_limit(burst: int = 5, window_s: float = 10.0, access_per_s: int = 50) -> None:
+    """Rate-limit the server's logs: errors and warnings by message (at most `burst` of one
+    message per `window_s`), the access log to `access_per_s` lines a second (its lines
+    all share one format, so it is limited as a whole)."""
+    messages = RateLimitedLog(burst, window_s)
+    access = RateLimitedLog(access_per_s, 1.0)
+    for name, limiter in (("", messages), ("uvicorn", messages), ("uvicorn.error", messages),
+                          ("asyncio", messages), ("redline", messages), ("uvicorn.access", access)):
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, RateLimitedLog) for f in handler.filters):
                 handler.addFilter(limiter)
-    return limiter
 
 
 class _BodyLimit:
@@ -631,8 +634,10 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
         except HTTPException as exc:
             return page(str(exc.detail), exc.status_code, text=text[:max_chars], url=url)
         except Busy as exc:
-            return page(f"The server is busy {exc.what}; try again in a moment.", 503,
-                        text=text[:max_chars], url=url)
+            response = page(f"The server is busy {exc.what}; try again in a moment.", 503,
+                            text=text[:max_chars], url=url)
+            response.headers["Retry-After"] = "5"
+            return response
         except Cancelled as exc:
             return page(f"{str(exc).capitalize()}.", 504, text=text[:max_chars], url=url)
         except InputError as exc:

@@ -261,3 +261,26 @@ def test_unwritable_output_fails_before_any_work(tmp_path, target, fmt, needle):
         assert time.monotonic() - t < 8
     finally:
         ro.chmod(0o700)
+
+
+def test_whole_file_output_to_a_non_regular_target_is_written_in_place(tmp_path):
+    """-o /dev/null or a named pipe: renaming a temporary file there would replace the device."""
+    article = tmp_path / "a.txt"
+    article.write_text("They are traitors and liars!")
+    target = tmp_path / "out.pipe"
+    os.mkfifo(target)
+    got = {}
+
+    def read_pipe():
+        with open(target, "rb") as fh:
+            got["data"] = fh.read()
+
+    import threading
+    reader = threading.Thread(target=read_pipe)
+    reader.start()
+    r = redline("analyze", article, "-f", "json", "-o", target, *FAST)
+    reader.join(30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(got["data"])["id"] == "a"
+    import stat
+    assert stat.S_ISFIFO(os.stat(target).st_mode)
