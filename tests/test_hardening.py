@@ -173,3 +173,13 @@ def test_bom_only_file_is_empty():
     with pytest.raises(InputError, match="empty"):
         redline.analyze("\ufeff  ", components=FAST)
 
+
+
+# --- the size limit ------------------------------------------------------------------------
+def test_texts_over_the_measured_limit_are_refused_with_the_figure():
+    from redline.pipeline import MAX_CHARS
+    assert MAX_CHARS == 60_000
+    with pytest.raises(InputError, match="at most 60,000"):
+        redline.analyze("They lie. " * 6_001, components=FAST)
+    doc = redline.analyze(("They are traitors! " * 4_000)[:MAX_CHARS], components=FAST)
+    assert len(doc.text) == MAX_CHARS and doc.spans
