@@ -169,6 +169,41 @@ def stalled_phase(base: str, port: int, stalled: int, probes: int, max_seconds: 
     print(f"    {closed} of {len(socks)} stalled connections had been closed by the server")
 
 
+def large_text(n: int) -> str:
+    dev = ROOT.parent / "shared" / "data" / "ptc" / "dev-articles"
+    parts = [p.read_text(encoding="utf-8") for p in sorted(dev.glob("*.txt"))] or [ARTICLE]
+    text = "\n\n".join(parts)
+    while len(text) < n:
+        text += "\n\n" + text
+    return text[:n]
+
+
+def large_phase(base: str, pid: int, chars: int) -> None:
+    text = large_text(chars)
+    before = rss_mb(pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb(pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    t0 = time.monotonic()
+    try:
+        r = httpx.post(base + "/api/analyze", json={"text": text}, timeout=600, headers={"connection": "close"})
+        status = r.status_code
+    finally:
+        done.set()
+        sampler.join()
+    wall = time.monotonic() - t0
+    time.sleep(1)
+    print(f"  one {chars:,}-character text: HTTP {status} in {wall:.1f} s; server RSS {before:.0f} MB before, "
+          f"peak {peak[0]:.0f} MB, {rss_mb(pid):.0f} MB after")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--components", default="lexicon")
@@ -178,6 +213,8 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=200, help="/healthz requests while the stalled ones wait")
     ap.add_argument("--nofile", type=int, default=1024, help="the server's open-file limit")
     ap.add_argument("--max-seconds", type=float, default=300, help="per phase")
+    ap.add_argument("--large-chars", type=int, default=0,
+                    help="first, one request with a text this long (PTC dev articles joined), timed, with RSS")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this process holds the stalled sockets
@@ -192,6 +229,8 @@ def main() -> None:
         before = rss_mb(server.pid)
         print(f"redline serve --components {args.components} (pid {server.pid}, open-file limit {args.nofile}); "
               f"article {len(ARTICLE):,} characters; RSS before {before:.0f} MB")
+        if args.large_chars:
+            large_phase(base, server.pid, args.large_chars)
         for conc in args.concurrency:
             hammer(base, args.requests, conc, args.max_seconds)
         stalled_phase(base, port, args.stalled, args.probes, args.max_seconds)
