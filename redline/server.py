@@ -133,6 +133,7 @@ class _Gate:
         self.long = _Lane(long_running or max(1, running // 2), max(0, waiting // 2))
         self.fetching = _Lane(fetches, fetches)
         self.capacity = self.short.capacity + self.long.capacity
+        self.abandoned = 0  # analyses whose client hung up (cancelled at their next step)
 
     @property
     def pending(self) -> int:
@@ -512,6 +513,7 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
             message = await request.receive()
             if message["type"] == "http.disconnect":
                 token.cancel("the client went away")
+                gate.abandoned += 1
                 return
 
     async def run_analysis(request: Request, text: str, doc_id: str, meta: dict, threshold: float | None):
@@ -568,7 +570,8 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": redline.__version__, "components": list(comps),
-                "busy": gate.pending, "capacity": gate.capacity, "fetching": gate.fetching.pending}
+                "busy": gate.pending, "capacity": gate.capacity, "fetching": gate.fetching.pending,
+                "abandoned": gate.abandoned}
 
     # --- pages ----------------------------------------------------------------------
     def page_html(error_message: str | None = None, **values) -> str:

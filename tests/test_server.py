@@ -342,6 +342,10 @@ def test_work_for_a_client_that_hung_up_is_cancelled():
     with live_server(create_app(components=SLOW, max_concurrent=1, max_queue=0)) as url:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(url + "/api/analyze", json={"text": "slow text", "id": "gone"}, timeout=1.0)
+        deadline = time.monotonic() + 10
+        while httpx.get(url + "/healthz").json()["abandoned"] < 1:  # the server has seen the hang-up
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         _slow_release.set()  # the first step ends; the second must not run for a client that left
         deadline = time.monotonic() + 10
         while httpx.get(url + "/healthz").json()["busy"]:
