@@ -86,8 +86,12 @@ def _components(spec: Optional[str]) -> Optional[tuple[str, ...]]:
 STREAMED_FORMATS = ("jsonl", "ptc", "csv", "text")
 
 
-class _Interrupted(Exception):
-    """SIGINT or SIGTERM arrived during a batch."""
+class _Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived during a batch.
+
+    A BaseException, like KeyboardInterrupt, so that a component's `except Exception`
+    cannot swallow it and carry on.
+    """
 
     def __init__(self, signum: int):
         super().__init__(signum)
