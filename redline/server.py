@@ -21,8 +21,9 @@ The model loads once, at startup, and is shared. What keeps the server up (READM
 * Analyses run in worker threads in two lanes, so a short text does not wait behind
   long ones: texts up to `SHORT_CHARS` characters run `max_concurrent` at a time, longer
   ones `max_long` at a time (their memory grows with length). Up to `max_queue` more
-  requests wait, at most `QUEUE_WAIT_S` each; beyond that the answer is 503 with
-  Retry-After at once, rather than queueing without bound.
+  short and `max_queue // 2` more long requests wait, first come first served, at most
+  `queue_wait_s` each; beyond that the answer is 503 with Retry-After at once, rather
+  than queueing without bound.
 * Every analysis has a deadline (`analysis_deadline_s`, 504 after) and is cancelled at
   the next step of the pipeline when its client hangs up; its slot is freed when the
   thread has really stopped, so the capacity figures stay true.
@@ -36,7 +37,6 @@ characters 413. API errors are JSON ``{"error": "..."}``; the form shows them on
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import json

@@ -407,6 +407,7 @@ def test_a_full_queue_answers_503_with_retry_after_at_once():
 
 
 def test_slow_url_fetches_cannot_take_the_text_slots(monkeypatch):
+    from redline.errors import InputError
     from redline.io import fetch as fetch_mod
     release = threading.Event()
 
@@ -414,7 +415,6 @@ def test_slow_url_fetches_cannot_take_the_text_slots(monkeypatch):
         release.wait(20)
         raise InputError("gave up")
 
-    from redline.errors import InputError
     monkeypatch.setattr(fetch_mod, "fetch", slow_fetch)
     with live_server(create_app(components=("lexicon",), max_concurrent=1, max_queue=1, max_fetches=1)) as url:
         threads = [threading.Thread(target=httpx.post, args=(url + "/api/analyze",),

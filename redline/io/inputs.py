@@ -25,7 +25,6 @@ import os
 import select
 import stat
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
