@@ -284,3 +284,27 @@ def test_whole_file_output_to_a_non_regular_target_is_written_in_place(tmp_path)
     assert json.loads(got["data"])["id"] == "a"
     import stat
     assert stat.S_ISFIFO(os.stat(target).st_mode)
+
+
+@pytest.mark.parametrize("pred, needle", [
+    ("1\tDoubt\t10_0\t105\n", b"p.labels:1: start and end must be integers written in the digits 0-9"),
+    ("1\tDoubt\t\uff10\t5\n", b"p.labels:1: start and end"),
+    ("1\tDoubtful\t0\t5\n", b"p.labels:1: unknown technique 'Doubtful'"),
+    ("1\tDoubt\t5\t5\n", b"p.labels:1: bad span [5, 5)"),
+])
+def test_evaluate_is_strict_with_file_and_line(tmp_path, pred, needle):
+    gold = tmp_path / "g.labels"
+    gold.write_text("1\tDoubt\t0\t5\n")
+    bad = tmp_path / "p.labels"
+    bad.write_text(pred, encoding="utf-8")
+    r = redline("evaluate", "--task", "flc", gold, bad)
+    assert r.returncode == 2 and needle in r.stderr and b"Traceback" not in r.stderr, r.stderr
+
+
+def test_evaluate_reads_past_a_leading_bom(tmp_path):
+    gold = tmp_path / "g.labels"
+    gold.write_text("1\tDoubt\t0\t5\n")
+    pred = tmp_path / "p.labels"
+    pred.write_bytes(b"\xef\xbb\xbf1\tDoubt\t0\t5\n")  # the id was "\ufeff1" and scored 0
+    r = redline("evaluate", "--task", "flc", gold, pred, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["f1"] == 1.0
