@@ -19,8 +19,10 @@ For every claim the default claims component reports (`analyze(text, components=
 
 Systems: redline (the source span as `Attribution.source`: for a pronoun speaker the
 nearest full mention of the actor before it), redline with the speaker as written (the
-pronoun itself; PolNeAR marks the pronoun), and a plain rule baseline on the sentence text:
-"according to X", "X said/says", ", said X".
+pronoun itself; PolNeAR marks the pronoun), the same pipeline with the learned scorer
+replaced by rules over the learned cue lexicon (`LexiconRuleScorer`: a syntactic speaker
+of a cue whose reliability reaches 0.5, speaker as written), and a plain rule baseline on
+the sentence text: "according to X", "X said/says", ", said X".
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from redline.components.attribution import find_attributions  # noqa: E402
+import copy  # noqa: E402
+
+from redline.components.attribution import (  # noqa: E402
+    LexiconRuleScorer, find_attributions, load_attribution_model,
+)
 from redline.components.nlp import sentences  # noqa: E402
 from redline.pipeline import analyze  # noqa: E402
 from redline.train_attribution import Article, GoldAttribution, read_polnear  # noqa: E402
@@ -129,16 +135,22 @@ class Score:
                 "true_negatives": self.tn, "author_share": round(self.author / max(self.n, 1), 4)}
 
 
+SYSTEMS = ("redline", "redline_speaker_as_written", "lexicon_rules_speaker_as_written", "baseline")
+
+
 def evaluate(articles: list[Article], verbose: bool = False) -> dict:
     scores = {name: {"claims": Score(), "all_sentences": Score()}
-              for name in ("redline", "redline_speaker_as_written", "baseline")}
+              for name in SYSTEMS}
     source_author = 0
     n_claims = 0
+    rules = copy.copy(load_attribution_model())
+    rules.scorer, rules.threshold = LexiconRuleScorer(), 0.5
     t0 = time.time()
     for k, art in enumerate(articles):
         doc = analyze(art.text, id=art.name, components=("tagger", "actors", "claims"))
         spans = sentences(doc)
         found = find_attributions(doc, spans)
+        by_rules = dict(zip(spans, find_attributions(doc, spans, rules)))
         by_span = {sp: f for sp, f in zip(spans, found)}
         claim_spans = {(c.start, c.end) for c in doc.claims}
         for c in doc.claims:
@@ -149,6 +161,8 @@ def evaluate(articles: list[Article], verbose: bool = False) -> dict:
             preds = {
                 "redline": (f.source_start, f.source_end) if f else None,
                 "redline_speaker_as_written": (f.speaker_start, f.speaker_end) if f else None,
+                "lexicon_rules_speaker_as_written": (by_rules[sp].speaker_start, by_rules[sp].speaker_end)
+                if by_rules[sp] else None,
                 "baseline": baseline_source(art.text, *sp),
             }
             for name, pred in preds.items():
@@ -183,10 +197,10 @@ def main() -> None:
           f"{result['seconds']} s; claims with source 'author': {result['claims']['source_author_share']:.1%}")
     for part in ("claims", "all_sentences"):
         print(f"\n{part.replace('_', ' ')}          overlap P / R / F1        exact P / R / F1     no attribution")
-        for name in ("redline", "redline_speaker_as_written", "baseline"):
+        for name in SYSTEMS:
             r = result[name][part]
             o, e = r["overlap"], r["exact"]
-            print(f"  {name:28s} {o['precision']:.3f} / {o['recall']:.3f} / {o['f1']:.3f}   "
+            print(f"  {name:34s} {o['precision']:.3f} / {o['recall']:.3f} / {o['f1']:.3f}   "
                   f"{e['precision']:.3f} / {e['recall']:.3f} / {e['f1']:.3f}   {r['author_share']:.1%}"
                   f"   (n={r['sentences']}, gold attributed {r['gold_attributed']})")
 

@@ -154,6 +154,24 @@ def test_intentions_and_plain_statements_stay_with_the_author():
     assert all(att is None for _, att in pairs)
 
 
+@needs_model
+def test_speaker_labels_and_inserted_said():
+    text = ("PENCE: Well, look, Hillary Clinton apparently thinks the economy grew by 5 percent.\n"
+            "Note: The story was updated on Monday.\n"
+            "Back in Virginia, Mr. Clarke said, he decided to close 40 coal mines in 2015.")
+    doc, pairs = attributed(text)
+    assert source_of(pairs, "PENCE").source.text == "PENCE"
+    assert source_of(pairs, "Note") is None
+    att = source_of(pairs, "Back in Virginia")
+    assert att.source.text == "Mr. Clarke" and att.cue.text == "said"
+
+
+@needs_model
+def test_the_authors_own_i_is_the_author():
+    doc, pairs = attributed("I think the sanctions cut Russian exports by 20 percent in 2015.")
+    assert pairs[0][1] is None
+
+
 def test_quote_regions():
     text = "He said “one. two” and ''three'' and \"four\".\n“open to the end"
     got = [text[s:e] for s, e in _quote_regions(text)]

@@ -66,6 +66,9 @@ SPEAKER_RELATIONS = ("subj", "passive_subj", "agent", "according", "head", "inhe
 CLAUSAL = ("ccomp", "xcomp", "parataxis")
 # A signature after a quotation: a dash, then a name of a few capitalised words (and commas).
 _SIGNATURE = re.compile(r"[ \t]*(?P<dash>[―—–]|--?)[ \t]*(?P<name>[A-Z][\w.'’-]*(?:[ \t,]+[\w.'’-]+){0,7}?)[ \t]*\.?[ \t]*$")
+# A speaker label opening a line: "Sanders: ...", "PENCE: ...", "Sen. Ted Cruz (R-Texas): ..."
+_SPEAKER_LABEL = re.compile(r"[ \t]*(?P<name>[A-Z][\w.'’-]*(?:[ \t]+[A-Z][\w.'’-]*){0,3}(?:[ \t]+\([^()\n]{1,20}\))?)"
+                            r"[ \t]*(?P<colon>:)[ \t]+\S")
 MIN_CUE_RELIABILITY = 0.1  # below this a lemma is never a candidate (keeps the pair list short)
 XCOMP_MIN_RELIABILITY = 0.5  # see _coverage
 RELIABLE_CUE = 0.5  # lexicon reliability of a speech cue (say 0.85, tell 0.69, decide 0.25, want 0.17)
@@ -105,6 +108,26 @@ class PairScorer:
             return np.zeros(0, np.float32)
         z = ((np.asarray(X, np.float32) - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
+
+
+class LexiconRuleScorer:
+    """The rule alternative to `PairScorer` (for comparison in bench/attribution.py): a
+    pair scores the cue's learned reliability when the candidate is its speaker by syntax
+    (subject, "according to", "by" agent, inherited subject, the noun of "officials who
+    said", the noun right before it) and the cue is not inside a quotation; else 0."""
+
+    def __init__(self):
+        col = FEATURE_NAMES.index
+        self.reliability = col("cue_reliability")
+        self.in_quotes = col("cue_in_quotes")
+        self.speaker = [col(f"rel_{r}") for r in SPEAKER_RELATIONS + ("left_noun",) if r != "passive_subj"]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, np.float32)
+        if len(X) == 0:
+            return np.zeros(0, np.float32)
+        ok = (X[:, self.speaker].sum(axis=1) > 0) & (X[:, self.in_quotes] == 0)
+        return np.where(ok, X[:, self.reliability], 0.0)
 
 
 class AttributionModel:
@@ -210,7 +233,9 @@ def candidate_pairs(sp, lexicon: CueLexicon):
             head = tok.head
             if tok.dep_ == "acl" and head.pos_ in ("NOUN", "PROPN", "PRON"):
                 found.append((head, "head"))  # "a statement saying", "officials speaking"
-            elif tok.dep_ in ("xcomp", "conj", "advcl") and head.pos_ in ("VERB", "AUX"):
+            elif tok.dep_ == "pcomp" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
+                head = head.head  # "began by saying": the subject of "began"
+            if tok.dep_ in ("xcomp", "conj", "advcl", "pcomp") and head.pos_ in ("VERB", "AUX"):
                 for c in head.children:
                     if c.dep_ in ("nsubj",):
                         found.append((c, "inherited"))
@@ -409,8 +434,17 @@ def _speaker_kind(tok, actor_type: str | None) -> str:
     return "person" if tok.pos_ == "NOUN" else "thing"
 
 
-def _fits(pronoun: str, kind: str) -> bool:
+_MALE_TITLE = re.compile(r"\b(?:Mr|Sir|Lord|King|Prince)\b\.?")
+_FEMALE_TITLE = re.compile(r"\b(?:Ms|Mrs|Miss|Madam|Lady|Queen|Princess)\b\.?")
+
+
+def _fits(pronoun: str, kind: str, name: str = "") -> bool:
+    """Whether a speaker pronoun may refer to a speaker of this kind (and, where the name
+    carries an honorific, this gender)."""
     if pronoun in PERSON_PRONOUNS:
+        if pronoun in ("she", "her") and _MALE_TITLE.search(name) or \
+                pronoun in ("he", "him") and _FEMALE_TITLE.search(name):
+            return False
         return kind == "person"
     if pronoun in PLURAL_PRONOUNS:
         return kind in ("plural", "thing")  # "they" for an organisation is common in news
@@ -485,7 +519,10 @@ class _Attributor:
         src_span = (p.source_start, p.source_end)
         actor = None
         pronoun = ""
-        if low in PERSON_PRONOUNS | PLURAL_PRONOUNS | THING_PRONOUNS and p.source.pos_ == "PRON":
+        if low in FIRST_SECOND and p.source.pos_ == "PRON":
+            pronoun = low
+            kind = "plural" if low in ("we", "us") else "person"
+        elif low in PERSON_PRONOUNS | PLURAL_PRONOUNS | THING_PRONOUNS and p.source.pos_ == "PRON":
             pronoun = low
             src_span, actor, kind = self.resolve_pronoun(p.source, sent_i, earlier)
         else:
@@ -504,18 +541,20 @@ class _Attributor:
         for f in reversed(earlier):  # the same speaker going on: "The manager said ... He said ..."
             if sent_i - f.sentence > 2:
                 break
-            if f.source_start < tok.idx and _fits(pronoun, f.speaker_kind):
+            name = self.doc.text[f.source_start:f.source_end]
+            if f.pronoun not in FIRST_SECOND and f.source_start < tok.idx and _fits(pronoun, f.speaker_kind, name):
                 return (f.source_start, f.source_end), f.actor, f.speaker_kind
         aid = self.index.pronoun_actor.get(tok.i)
         if aid:
             span = self.mention_before(aid, tok.idx)
-            if span:
+            if span and _fits(pronoun, "person" if pronoun in PERSON_PRONOUNS else "thing",
+                              self.doc.text[span[0]:span[1]]):
                 return span, aid, _speaker_kind(tok, self.actor_type.get(aid))
         # the nearest preceding fitting name in this or the two previous sentences
         first = self.spans[max(sent_i - 2, 0)][0]
         for ent in reversed([e for e in self.sp.ents if first <= e.start_char < tok.idx]):
             kind = "person" if ent.label_ == "PERSON" else "thing" if ent.label_ in ("ORG", "GPE") else ""
-            if kind and _fits(pronoun, kind):
+            if kind and _fits(pronoun, kind, ent.text):
                 aid = self.phrase_actor(ent.root, ent.start_char, ent.end_char)
                 return (ent.start_char, ent.end_char), aid, kind
         return (tok.idx, tok.idx + len(tok.text)), None, _speaker_kind(tok, None)
@@ -527,6 +566,8 @@ class _Attributor:
         own: list[Found | None] = [None] * n
         for f in found:
             cur = own[f.sentence]
+            if f.pronoun in FIRST_SECOND and not f.in_quotes:
+                continue  # "I knew", "we think": the author's own voice; "you think": the reader's
             if not self.attributes_sentence(f):
                 continue
             # outside quotes beats inside (nested speech); then the outermost cue ("X said
@@ -543,6 +584,10 @@ class _Attributor:
             for i in members:
                 if out[i] is None or out[i].in_quotes:
                     out[i] = speaker
+        # "Sanders: Clinton needs to ...", "PENCE: Well, look, ...": a speaker label opens the
+        # line, and everything on it is that speaker's turn (cues on it are nested speech).
+        for i, f in self.labelled_lines():
+            out[i] = f
         # A quoted sentence right after an attributed sentence that quotes: the same speaker
         # goes on ('"...," Mr. Obama said. "Democracy is on the ballot."').
         in_quote = {i for _, _, members in quoted for i in members}
@@ -564,7 +609,9 @@ class _Attributor:
 
     @staticmethod
     def rank(f: Found) -> tuple:
-        return (not f.in_quotes, -f.depth, f.coverage, f.score)
+        # outside quotes first; a speech cue before an intention ("Mr. Clarke said, he
+        # decided to ..."); then the outermost, the widest content, the surest
+        return (not f.in_quotes, f.reliability >= RELIABLE_CUE, -f.depth, f.coverage, f.score)
 
     def quoted_sentences(self) -> list[tuple[int, int, list[int]]]:
         """Quotations with the sentences that lie mostly inside them."""
@@ -589,6 +636,39 @@ class _Attributor:
         if near:
             return min(near, key=lambda f: min(abs(f.cue_start - qs), abs(f.cue_start - qe)))
         return self.signed_quote(qe)
+
+    def labelled_lines(self):
+        """(sentence index, Found) for the sentences of lines that open with a speaker
+        label: a name the parse knows (an entity or an actor) or a transcript's capitals,
+        then a colon."""
+        text = self.doc.text
+        label_of_line: dict[int, Found | None] = {}
+        for i, (s, e) in enumerate(self.spans):
+            line_start = text.rfind("\n", 0, s) + 1
+            if line_start not in label_of_line:
+                label_of_line[line_start] = self.speaker_label(line_start)
+            if label_of_line[line_start] is not None:
+                yield i, label_of_line[line_start]
+
+    def speaker_label(self, line_start: int) -> Found | None:
+        text = self.doc.text
+        m = _SPEAKER_LABEL.match(text, line_start)
+        if not m:
+            return None
+        ns, ne = m.span("name")
+        span = self.sp.char_span(ns, ne, alignment_mode="expand")
+        if span is None:
+            return None
+        named = any(t.ent_type_ in ("PERSON", "ORG", "GPE", "NORP") for t in span) or \
+            any(s < ne and ns < e for s, e, _ in self.index.mention_actor)
+        capitals = text[ns:ne].isupper() and len(text[ns:ne]) >= 3
+        if not (named or capitals):
+            return None
+        actor = self.phrase_actor(span.root, ns, ne)
+        kind = "person" if capitals or span.root.ent_type_ == "PERSON" else "thing"
+        colon = m.start("colon")
+        return Found(colon, colon + 1, ns, ne, ns, ne, actor, 1.0, self.sentence_of(ns), 1.0, False, "", kind,
+                     top_level=True)
 
     def signed_quote(self, qe: int) -> Found | None:
         """A quotation signed after a dash on its line: “...” ― Oscar P. Quintero."""
@@ -624,5 +704,5 @@ def attribute(doc: Document, spans: list[tuple[int, int]], model: AttributionMod
     return [to_attribution(doc, f) if f else None for f in find_attributions(doc, spans, model)]
 
 
-__all__ = ["AttributionModel", "CueLexicon", "FEATURE_NAMES", "Found", "Pair", "PairScorer", "attribute",
+__all__ = ["AttributionModel", "CueLexicon", "LexiconRuleScorer", "FEATURE_NAMES", "Found", "Pair", "PairScorer", "attribute",
            "candidate_pairs", "cue_key", "find_attributions", "load_attribution_model", "pair_features"]
