@@ -631,8 +631,10 @@ class _Attributor:
     def quote_speaker(self, qs: int, qe: int, members: list[int], found: list[Found]) -> Found | None:
         """The kept cue outside the quotation, in a sentence that touches it or right after it."""
         first, last = self.sentence_of(qs), self.sentence_of(max(qe - 1, qs))
+        # a speech cue introduces a quotation wherever the parse hung it ('"...," said X,
+        # senior counsel at ...' can come out deep in a long sentence)
         near = [f for f in found if not (qs <= f.cue_start < qe) and first <= f.sentence <= last
-                and self.attributes_sentence(f)]
+                and (self.attributes_sentence(f) or f.reliability >= RELIABLE_CUE)]
         if near:
             return min(near, key=lambda f: min(abs(f.cue_start - qs), abs(f.cue_start - qe)))
         return self.signed_quote(qe)
