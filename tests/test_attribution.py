@@ -81,6 +81,17 @@ def test_according_to_a_report_credits_its_owner():
 
 
 @needs_model
+def test_a_possessor_speaks_through_a_report_not_through_critics():
+    doc, pairs = attributed("Donald Trump's critics said that the wall would cost 20 billion dollars. "
+                            "Amnesty International's report says that 4,000 civilians were killed in 2016.")
+    critics = source_of(pairs, "Donald Trump's critics")
+    assert critics.source.text == "Donald Trump's critics" and actor_name(doc, critics) != "Donald Trump"
+    report = source_of(pairs, "Amnesty International's report")
+    assert report.source.text == "Amnesty International's report" and report.cue.text == "says"
+    assert actor_name(doc, report) == "Amnesty International"
+
+
+@needs_model
 def test_told_reporters():
     doc, pairs = attributed("Vladimir Putin told reporters on Monday that Russian troops had left Syria.")
     att = source_of(pairs, "Vladimir Putin told")

@@ -258,15 +258,20 @@ def _noun_run_before(cue, text: str):
     """(head, start, end) of the noun phrase right before a cue on its line ("Vladimir
     Putin said" where the parse lost the subject), or None."""
     doc = cue.doc
+
+    def on_cue_line(i: int) -> bool:
+        return _same_line(text, doc[i].idx, cue.idx)
+
     j = cue.i - 1
-    while j >= 0 and doc[j].tag_ in ("RB", "MD") and _same_line(text, doc[j].idx, cue.idx):
+    while j >= 0 and doc[j].tag_ in ("RB", "MD") and on_cue_line(j):
         j -= 1
-    if j < 0 or doc[j].pos_ not in ("PROPN", "NOUN", "PRON") or not _same_line(text, doc[j].idx, cue.idx):
+    if j < 0 or doc[j].pos_ not in ("PROPN", "NOUN", "PRON") or not on_cue_line(j):
         return None
     k = j
-    while k - 1 >= 0 and doc[k - 1].pos_ in ("PROPN", "NOUN", "ADJ", "DET") and doc[k - 1].tag_ != "PRP" \
-            and _same_line(text, doc[k - 1].idx, cue.idx) and doc[j].pos_ != "PRON":
-        k -= 1
+    if doc[j].pos_ != "PRON":  # a name or noun: take its modifiers ("the garage manager")
+        while k - 1 >= 0 and doc[k - 1].pos_ in ("PROPN", "NOUN", "ADJ", "DET") and doc[k - 1].tag_ != "PRP" \
+                and on_cue_line(k - 1):
+            k -= 1
     return doc[j], doc[k].idx, doc[j].idx + len(doc[j].text)
 
 
@@ -284,7 +289,8 @@ FEATURE_NAMES = (
 
 
 def _in_quotes(tok) -> bool:
-    """Whether a token sits between quotation marks within its sentence or paragraph."""
+    """Whether a token sits between quotation marks (see `_quote_regions`); the mask is
+    cached on the spaCy Doc."""
     cache = getattr(tok.doc, "user_data", None)
     key = "redline_quote_mask"
     if cache is not None and key in cache:
@@ -425,6 +431,8 @@ def _coverage(cue, relation: str, lexicon: CueLexicon) -> float:
 
 
 def _speaker_kind(tok, actor_type: str | None) -> str:
+    """What a later pronoun may call this speaker: "person" (he/she), "plural" (they) or
+    "thing" (it, also they)."""
     if actor_type == "PERSON" or tok.ent_type_ == "PERSON" or tok.lower_ in PERSON_PRONOUNS:
         return "person"
     if tok.tag_ in ("NNS", "NNPS") or tok.lower_ in PLURAL_PRONOUNS or actor_type in ("GROUP", "NORP"):
@@ -459,31 +467,38 @@ class _Attributor:
         self.model = model
         self.index = actor_index(doc)
         self.actor_type = {a.id: a.type for a in doc.actors}
-        self._mention_starts = [m[0] for m in self.index.mention_actor]
 
     # ------------------------------------------------------------ actors of a phrase
     def phrase_actor(self, head, start: int, end: int) -> str | None:
-        """The actor a source phrase names: its head, an apposition, a possessor or "of"
-        phrase ("the council's own report"), else any actor mention inside it."""
+        """The actor a source phrase names: its head or an apposition ("the commander, Gen.
+        Pourdastan"); for a singular head, also its possessor or "of"/"for" phrase ("the
+        council's own report", "a spokesman for the ministry"), but not for a plural one
+        ("Trump's critics" are not Trump); else an actor mention over the head word."""
         ta = self.index.token_actor
         pron = self.index.pronoun_actor
-        if head.i in ta and head.i not in pron:
-            return ta[head.i]
+
+        def named(tok) -> str | None:
+            return ta[tok.i] if tok.i in ta and tok.i not in pron else None
+
+        if named(head):
+            return named(head)
+        singular = head.tag_ not in ("NNS", "NNPS")
         for c in head.children:
-            if c.dep_ in ("appos", "poss", "compound") and c.i in ta and c.i not in pron:
-                return ta[c.i]
-            if c.dep_ == "prep" and c.lower_ in ("of", "for", "from", "at"):
+            if c.dep_ in ("appos", "compound") and named(c):
+                return named(c)
+            if singular and c.dep_ == "poss" and named(c):
+                return named(c)
+            if singular and c.dep_ == "prep" and c.lower_ in ("of", "for", "from", "at"):
                 for g in _pobj(c):
-                    if g.i in ta and g.i not in pron:
-                        return ta[g.i]
-        best, best_len = None, 0
+                    if named(g):
+                        return named(g)
+        h_start, h_end = head.idx, head.idx + len(head.text)
         for s, e, aid in self.index.mention_actor:
             if s >= end:
                 break
-            ov = min(e, end) - max(s, start)
-            if ov > best_len:
-                best, best_len = aid, ov
-        return best
+            if s < h_end and h_start < e and start <= s:
+                return aid
+        return None
 
     def mention_before(self, aid: str, pos: int) -> tuple[int, int] | None:
         """The nearest mention of an actor before `pos` (else its first mention)."""
