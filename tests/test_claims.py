@@ -161,10 +161,12 @@ def test_page_furniture_is_not_a_claim():
     for line in ("Also on rt.com Syria strikes: Russia says 40 killed", "READ MORE: Kremlin denies the report",
                  "Click here to read the full report", "Follow us on Facebook", "By John Smith",
                  "Published time: 12 Mar, 2018 14:27", "Syrian troops in Aleppo. © Omar Sanadiki / Reuters",
-                 "FILE PHOTO: Theresa May in London"):
+                 "FILE PHOTO: Theresa May in London", "Syrian troops in Aleppo. REUTERS/Omar Sanadiki",
+                 "Photo: Reuters"):
         assert not_claim_reason(line), line
     for sentence in ("Also on Tuesday, Putin said 300 troops had left.", "Russia sent 300 troops to Syria in 2015.",
-                     "Related to this, the army lost 40 men."):
+                     "Related to this, the army lost 40 men.", "A video by the group showed 40 bodies in 2016.",
+                     "A Reuters/Ipsos poll found 45 percent support.", "The law bans (a) guns, (b) knives and (c) clubs."):
         assert not_claim_reason(sentence) == "", sentence
     text = ("Russia sends 300 troops to Syria\n\nRussia sent 300 troops to Syria on Monday, the ministry said.\n"
             "Syrian soldiers in Aleppo. © Omar Sanadiki / Reuters\nAlso on rt.com Syria strikes: Russia says 40 killed\n"

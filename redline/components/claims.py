@@ -296,10 +296,16 @@ _PROMO = re.compile(
     # a label and a colon, or a label alone on its line: "RELATED:", "Watch the video:", "Advertisement"
     r"|^\W*(?:related|more|watch|listen|trending|recommended|sponsored|advertisement|video|photos?|gallery)"
     r"(?:\s+\w+){0,3}\s*(?::|$)", re.I)
+# Photo captions and credits. Agency names alone are no credit ("a Reuters/Ipsos poll"):
+# only as the end of a line ("... / Reuters"), in capitals before a slash ("REUTERS/Name"),
+# or as "AP Photo". "Ã©" is a mis-decoded "é", not a copyright sign.
 _CREDIT = re.compile(
-    r"©|\(c\)\s|\b(?:photo|image|picture|video|graphic|illustration)s?\s*(?:credit|courtesy|by|:|/)|"
-    r"\bfile photo\b|\bgetty images\b|\bshutterstock\b|\b(?:ap|afp|reuters|epa|sputnik|tass|ria novosti)\s*"
-    r"(?:photo|images?|/)|/\s*(?:reuters|afp|ap|getty|epa|sputnik|tass)\b|\bvia getty\b", re.I)
+    r"(?<!Ã)©|(?i:\bfile photo\b|\bgetty images\b|\bshutterstock\b|\bvia getty\b|"
+    r"\b(?:photo|image|picture)s?\s+(?:credit|courtesy)\b|"
+    r"^\W*(?:photo|image|picture|video|graphic|illustration)s?\s*(?:by\b|:|/)|"
+    r"\b(?:ap|afp|epa|sputnik|tass|ria novosti)\s+photos?\b|"
+    r"/\s*(?:reuters|afp|ap|getty images|epa|sputnik|tass|ria novosti)\s*$)|"
+    r"\b(?:REUTERS|AFP|AP|EPA|SPUTNIK|TASS)\s*/")
 _BYLINE = re.compile(r"^(?:by|written by|posted by|reporting by|edited by|additional reporting by)\s+[A-Z]", re.I)
 _DATELINE = re.compile(r"^(?:published|updated|posted|last updated|first published)\b.{0,40}\d", re.I)
 
@@ -311,13 +317,15 @@ def _norm_sentence(text: str) -> str:
 _LINE_END = re.compile(r"[.!?…:;\"”’')\]]\s*$")
 
 
-def not_claim_reason(text: str, seen: set[str] = frozenset(), line: str | None = None, first_line: bool = False
-                     ) -> str:
+def not_claim_reason(text: str, seen: set[str] = frozenset(), line: str | None = None, first_line: bool = False,
+                     line_has_verb: bool = True) -> str:
     """Why a sentence is page furniture rather than a claim ("" when it may be a claim):
     cross-promotion ("Also on rt.com ...", "READ MORE:"), a photo caption or credit, a
-    byline or time stamp, a short unpunctuated line that is not the title (a caption or a
-    subheading), or a repeat of an earlier sentence (a headline shown twice). `line` is the
-    whole line the sentence sits on: a caption's credit often ends the line, after the caption."""
+    byline or time stamp, a short unpunctuated line without a verb that is not the title
+    (a caption, a heading, a name list), or a repeat of an earlier sentence (a headline
+    shown twice). `line` is the whole line the sentence sits on: a caption's credit often
+    ends the line, after the caption. Some outlets drop the full stops, so an unpunctuated
+    line with a verb may still be a claim."""
     stripped = text.strip()
     line = (line if line is not None else text).strip()
     if _PROMO.match(line) or _PROMO.match(stripped):
@@ -328,8 +336,8 @@ def not_claim_reason(text: str, seen: set[str] = frozenset(), line: str | None =
         return "byline"
     if _DATELINE.match(line) and len(line.split()) <= 12:
         return "dateline"
-    if not first_line and len(line.split()) <= 20 and not _LINE_END.search(line):
-        return "caption"
+    if not first_line and not line_has_verb and len(line.split()) <= 20 and not _LINE_END.search(line):
+        return "caption or heading"
     if _norm_sentence(stripped) in seen:
         return "repeat"
     return ""
@@ -338,6 +346,7 @@ def not_claim_reason(text: str, seen: set[str] = frozenset(), line: str | None =
 def claim_sentences(doc: Document, spans: list[tuple[int, int]]) -> list[bool]:
     """Per sentence span, whether it may be a claim (see `not_claim_reason`)."""
     text = doc.text
+    sp = parse(doc)
     seen: set[str] = set()
     out = []
     first_line_end = text.find("\n", len(text) - len(text.lstrip()))
@@ -345,7 +354,11 @@ def claim_sentences(doc: Document, spans: list[tuple[int, int]]) -> list[bool]:
         ls = text.rfind("\n", 0, s) + 1
         le = text.find("\n", e)
         le = len(text) if le < 0 else le
-        out.append(not not_claim_reason(text[s:e], seen, text[ls:le], first_line=first_line_end < 0 or s < first_line_end))
+        on_first_line = first_line_end < 0 or s < first_line_end
+        line_tokens = sp.char_span(ls, le, alignment_mode="expand") if le > ls else None
+        has_verb = line_tokens is None or any(t.pos_ in ("VERB", "AUX") for t in line_tokens)
+        out.append(not not_claim_reason(text[s:e], seen, text[ls:le], first_line=on_first_line,
+                                        line_has_verb=has_verb))
         seen.add(_norm_sentence(text[s:e]))
     return out
 
@@ -377,7 +390,8 @@ class ClaimFinder:
             texts = [doc.text[spans[i][0]:spans[i][1]] for i in keep]
             scores = self.model.predict_features(claim_features([enc[i] for i in keep], texts))
             chosen = [(i, float(p)) for i, p in zip(keep, scores) if p >= self.min_score]
-            attributions = attribute(doc, spans, self.attribution_model)  # every sentence: a quote may run on from an earlier one
+            # every sentence, not only the claims: a quotation may run on from an earlier one
+            attributions = attribute(doc, spans, self.attribution_model)
             for i, p in chosen:
                 s, e = spans[i]
                 hedges = [doc.mention(a, b, kind=k) for a, b, k in find_markers(doc, s, e)]
@@ -386,8 +400,10 @@ class ClaimFinder:
                                         source=att.actor if att and att.actor else "author",
                                         hedges=hedges, attribution=att))
         cfg = self.model.config
+        att_cfg = self.attribution_model.config
         doc.model["claims"] = {"name": cfg.get("name", "redline-claims"), "encoder": cfg.get("encoder"),
-                               "min_score": round(self.min_score, 4), "validation": cfg.get("validation", {})}
+                               "min_score": round(self.min_score, 4), "validation": cfg.get("validation", {}),
+                               "attribution": {"name": att_cfg.get("name"), "trained_on": att_cfg.get("trained_on")}}
         return doc
 
 
