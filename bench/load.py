@@ -155,6 +155,8 @@ def stalled_phase(base: str, port: int, stalled: int, probes: int, max_seconds: 
     print(f"  {len(socks)} stalled connections opened ({refused} refused) in {time.monotonic() - t0:.1f} s")
     latencies, failures = probe_healthz(base, probes)
     print(f"    /healthz beside them: {percentiles(latencies)}; failures {dict(failures)}")
+    from redline.server import HEADER_TIMEOUT_S
+    time.sleep(max(0.0, HEADER_TIMEOUT_S + 2 - (time.monotonic() - t0)))  # past the header timeout and a sweep
     closed = 0
     for s in socks:  # how many the server has closed by now (header timeout, eviction)
         s.setblocking(False)
@@ -166,7 +168,8 @@ def stalled_phase(base: str, port: int, stalled: int, probes: int, max_seconds: 
         except OSError:
             closed += 1
         s.close()
-    print(f"    {closed} of {len(socks)} stalled connections had been closed by the server")
+    print(f"    {closed} of {len(socks)} stalled connections closed by the server "
+          f"{time.monotonic() - t0:.0f} s after the first was opened")
 
 
 def large_text(n: int) -> str:
