@@ -92,6 +92,15 @@ def test_a_possessor_speaks_through_a_report_not_through_critics():
 
 
 @needs_model
+def test_warned_and_nothing_to_attribute():
+    doc, pairs = attributed("The United Nations warned on Monday that 2 million people could starve in Yemen.")
+    att = source_of(pairs, "The United Nations")
+    assert att.cue.text == "warned" and actor_name(doc, att) == "United Nations"
+    empty = Document(id="e", text="...")
+    assert attribute(empty, []) == []
+
+
+@needs_model
 def test_told_reporters():
     doc, pairs = attributed("Vladimir Putin told reporters on Monday that Russian troops had left Syria.")
     att = source_of(pairs, "Vladimir Putin told")

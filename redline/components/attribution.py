@@ -706,6 +706,8 @@ class _Attributor:
 def find_attributions(doc: Document, spans: list[tuple[int, int]], model: AttributionModel | None = None
                       ) -> list[Found | None]:
     """For each sentence span, the kept cue and speaker that vouch for it, or None."""
+    if not spans:
+        return []
     model = model or load_attribution_model()
     return _Attributor(doc, spans, model).sentences()
 
