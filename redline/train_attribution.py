@@ -5,8 +5,8 @@ each attribution's Source, Cue and Content spans (brat standoff, `T` lines; `E` 
 them). This module reads it and fits what `redline.components.attribution` uses:
 
 * the cue lexicon: for each (lemma, coarse POS) that heads a gold Cue span in train, how
-  often an occurrence of it is a cue (its reliability), e.g. say/VERB 0.9, tell/VERB 0.7,
-  according/VERB ~1; phrases such as "according to" are keyed by their head word;
+  often an occurrence of it is a cue (its reliability), e.g. say/VERB 0.85, tell/VERB 0.69,
+  accord/VERB 0.92 ("according to" is keyed by its head word), think/VERB 0.13;
 * the speaker nouns: heads of gold Source spans that are common nouns ("spokesman",
   "official", "manager"), so a pronoun speaker can go back to "the garage manager";
 * a logistic regression that scores a candidate (cue token, source phrase) pair from parse
