@@ -152,11 +152,12 @@ def stalled_phase(base: str, port: int, stalled: int, probes: int, max_seconds: 
             socks.append(s)
         except OSError:
             refused += 1
-    print(f"  {len(socks)} stalled connections opened ({refused} refused) in {time.monotonic() - t0:.1f} s")
+    last_opened = time.monotonic()
+    print(f"  {len(socks)} stalled connections opened ({refused} refused) in {last_opened - t0:.1f} s")
     latencies, failures = probe_healthz(base, probes)
     print(f"    /healthz beside them: {percentiles(latencies)}; failures {dict(failures)}")
     from redline.server import HEADER_TIMEOUT_S
-    time.sleep(max(0.0, HEADER_TIMEOUT_S + 2 - (time.monotonic() - t0)))  # past the header timeout and a sweep
+    time.sleep(max(0.0, HEADER_TIMEOUT_S + 2 - (time.monotonic() - last_opened)))  # past the timeout and a sweep
     closed = 0
     for s in socks:  # how many the server has closed by now (header timeout, eviction)
         s.setblocking(False)
@@ -169,7 +170,7 @@ def stalled_phase(base: str, port: int, stalled: int, probes: int, max_seconds: 
             closed += 1
         s.close()
     print(f"    {closed} of {len(socks)} stalled connections closed by the server "
-          f"{time.monotonic() - t0:.0f} s after the first was opened")
+          f"{time.monotonic() - last_opened:.0f} s after the last was opened")
 
 
 def large_text(n: int) -> str:
