@@ -261,14 +261,16 @@ def find_hedges(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
 # Single words of the marker lexicons that are modal verbs: markers only when the parse
 # tags them MD ("Theresa May", "the will of the people", "with all his might" are not).
 MODALS = {"may", "might", "could", "would", "will", "must", "can", "cannot", "shall", "should", "won't"}
-# Entity types a marker word never hedges inside ("May" in a person's name or a date).
-_NAME_ENTS = {"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "WORK_OF_ART", "EVENT", "LAW", "PRODUCT", "DATE"}
+# Entity types of names: a marker word inside one is part of the name ("Theresa May").
+# Not DATE: "nearly two years" is an approximation, and "in May" is caught as a proper noun.
+_NAME_ENTS = {"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC", "WORK_OF_ART", "EVENT", "LAW", "PRODUCT"}
 
 
 def marker_in_context(sp, start: int, end: int) -> bool:
     """Whether a lexicon match at text[start:end] is a hedge or certainty marker in this
-    parse: a modal must be tagged MD where the phrase starts with it; no marker is part of
-    a name or a date, or a proper noun."""
+    parse: a modal must be tagged MD where the phrase starts with it; a one-word marker is
+    no part of a name, nor a proper noun capitalised inside a sentence ("in May"; a
+    headline's first word may be tagged PROPN and still be "Alleged")."""
     span = sp.char_span(start, end, alignment_mode="expand")
     if span is None or len(span) == 0:
         return True
@@ -276,7 +278,8 @@ def marker_in_context(sp, start: int, end: int) -> bool:
     if first.lower_.replace("’", "'") in MODALS or first.lower_ in ("ca", "wo"):  # spaCy splits "can't" / "won't"
         if first.tag_ != "MD":
             return False
-    if len(span) == 1 and (first.pos_ == "PROPN" or first.ent_type_ in _NAME_ENTS):
+    if len(span) == 1 and (first.ent_type_ in _NAME_ENTS or (
+            first.pos_ == "PROPN" and first.text[:1].isupper() and not first.is_sent_start)):
         return False
     return True
 
