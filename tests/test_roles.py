@@ -18,15 +18,16 @@ import redline.components.link  # noqa: E402,F401
 import redline.components.relations  # noqa: E402,F401
 import redline.components.roles  # noqa: E402,F401
 from redline.components.roles import (  # noqa: E402
-    ALL_FINE, DEFAULT_MODEL_DIR, FINE_ROLES, MAIN_ROLES, fix_offsets, frame_mentions, load_role_model,
+    DEFAULT_MODEL_DIR, fix_offsets, frame_mentions, load_role_model,
 )
+from redline.models.portrayal import ALL_FINE, FINE_ROLES, MAIN_ROLES, quote_mask, spread  # noqa: E402
 from redline.pipeline import analyze  # noqa: E402
 
 SHARED = Path(os.environ.get("REDLINE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 EXAMPLE = SHARED / "examples" / "assad-redline.txt"
 DATA = SHARED / "data"
 
-needs_model = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "weights.npz").exists(),
+needs_model = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "weights.safetensors").exists(),
                                  reason="no roles model in redline/models/roles")
 CHAIN = ("lexicon", "actors", "relations", "claims", "roles", "link")
 
@@ -35,22 +36,63 @@ CHAIN = ("lexicon", "actors", "relations", "claims", "roles", "link")
 def op_ed():
     if not EXAMPLE.exists():
         pytest.skip("founding example not found in ../shared/examples")
-    if not (DEFAULT_MODEL_DIR / "weights.npz").exists():
+    if not (DEFAULT_MODEL_DIR / "weights.safetensors").exists():
         pytest.skip("no roles model in redline/models/roles")
     return analyze(EXAMPLE.read_text(encoding="utf-8"), id="op-ed", components=CHAIN)
 
 
 @needs_model
-def test_every_actor_has_a_consistent_role(op_ed):
+def test_every_actor_has_a_consistent_calibrated_role(op_ed):
     assert op_ed.actors
+    tau = load_role_model().abstain_below
     for actor in op_ed.actors:
         role = actor.role
-        assert role is not None and role.main in MAIN_ROLES
-        assert role.fine and all(f in FINE_ROLES[role.main] for f in role.fine)
-        assert 1 / 3 <= role.score <= 1.0
+        assert role is not None and role.guess in MAIN_ROLES
+        assert abs(sum(role.probabilities.values()) - 1.0) < 1e-3
+        assert role.score == pytest.approx(max(role.probabilities.values()), abs=1e-6)
+        assert role.probabilities[role.guess] == pytest.approx(role.score, abs=1e-6)
+        if role.main is None:  # "unclear": the model is not sure enough, and says so
+            assert role.score < tau and role.fine == []
+        else:
+            assert role.main == role.guess and role.score >= tau
+            assert role.fine and all(f in FINE_ROLES[role.main] for f in role.fine)
+        assert isinstance(role.evidence, dict)
+        json.dumps(role.to_json())
+
+
+@needs_model
+def test_the_op_eds_villains_and_heroes(op_ed):
+    """The founding op-ed as a reader reads it: Iran, the IRGC, Suleimani, the Assad regime
+    and Russia are its villains; the Syrian people and the Levant revolutionaries its
+    heroes or victims. The model's reading (its guess) must agree, and it may say
+    "unclear" but never cast one of them on the other side."""
     names = {a.name: a for a in op_ed.actors}
-    # The op-ed's villains: not everything can be asserted of a small model, but these are clear-cut.
-    assert names["Iran"].role.main == "Antagonist"
+    for villain in ("Iran", "IRGC", "Qassem Suleimani", "Assad regime", "Russia"):
+        role = names[villain].role
+        assert role.guess == "Antagonist" and role.main in ("Antagonist", None), (villain, role)
+    assert names["Assad regime"].role.main == "Antagonist"  # "the terrorist Assad regime"
+    for good in ("Syrian people", "Levant revolutionaries"):
+        role = names[good].role
+        assert role.guess in ("Protagonist", "Innocent") and role.main != "Antagonist", (good, role)
+    assert names["Syrian people"].role.main in ("Protagonist", "Innocent")
+
+
+@needs_model
+def test_role_evidence_points_into_the_text(op_ed):
+    names = {a.name: a for a in op_ed.actors}
+    ev = names["Assad regime"].role.evidence
+    assert ev.get("techniques_on_mentions")  # "the terrorist Assad regime"
+    assert all(isinstance(v, (int, dict)) for v in ev.values())
+
+
+def test_quote_mask_and_spread():
+    text = 'He said "we will win" and left. The ‘so-called’ experts’ view.'
+    mask = quote_mask(text)
+    assert mask[text.index("we will")] and not mask[text.index("left")]
+    assert not mask[text.index("so-called")]  # a short scare quote / apostrophe pair is not speech
+    assert spread(list(range(3)), 6) == [0, 1, 2]
+    picked = spread(list(range(20)), 6)
+    assert len(picked) == 6 and picked[0] == 0 and picked[-1] == 19
 
 
 @needs_model
@@ -104,10 +146,13 @@ def test_train_roles_tiny_slice(tmp_path):
         pytest.skip("SemEval-2025 task 10 data not found in ../shared/data")
     out = tmp_path / "roles"
     r = subprocess.run([sys.executable, "-m", "redline.train_roles", "--data", str(DATA), "--out", str(out),
-                        "--limit", "6", "--seed", "1"], capture_output=True, text=True, timeout=300)
+                        "--cache", str(tmp_path / "cache"), "--limit", "3", "--folds", "2", "--epochs", "1",
+                        "--seed", "1"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)
-    assert {"main_accuracy", "fine_exact_match", "always_antagonist_accuracy"} <= set(result)
+    assert {"accuracy", "macro_f1", "fine_exact_match", "majority_accuracy"} <= set(result["semeval"])
+    assert 0.3 <= result["temperature"] <= 4.0
     model = load_role_model(out)
-    assert model.fine_coef.shape[0] == len(ALL_FINE) and model.main_coef.shape[0] == 3
-    assert "weights.npz" in {p.name for p in out.iterdir()}
+    assert model.net.fine.out_features == len(ALL_FINE) and model.net.main.out_features == 3
+    assert {"weights.safetensors", "config.json"} <= {p.name for p in out.iterdir()}
+    assert (tmp_path / "cache" / "folds" / "1" / "config.json").exists()  # fold models for bench/roles.py

@@ -1,0 +1,140 @@
+"""Portrayal in the full pipeline, on articles the role model never saw.
+
+    python bench/roles.py [--folds runs/roles/folds] [--limit N]
+
+Narrative frames (../shared/data/narrative-frames-climate): each article is analysed by
+the real pipeline (tagger, actors, relations, claims, roles) with the fold model that
+held that article out (`redline train-roles` keeps the fold models under
+`runs/roles/folds/K`, each naming its held-out articles). A gold entity (hero / villain /
+victim) whose string occurs in its article is "found" when `bench/actors.py`'s
+`match_gold_entity` ties it to an actor; on found entities the bench prints main-role
+accuracy and macro-F1 at full coverage (the role's best guess), the same on the actors
+that are not "unclear" with the coverage, and the majority baseline beside them.
+
+Also prints the founding op-ed's actors with their roles (shipped model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+ROLE = {"hero": "Protagonist", "villain": "Antagonist", "victim": "Innocent"}
+MAIN = ["Protagonist", "Antagonist", "Innocent"]
+PRONOUNS = {"he", "she", "it", "they", "we", "i", "you", "him", "her", "them", "us", "his", "its", "their",
+            "our", "who", "this", "that", "these", "those"}
+
+
+def macro_f1(gold: list[str], pred: list[str]) -> float:
+    f1s = []
+    for c in MAIN:
+        tp = sum(g == c and p == c for g, p in zip(gold, pred))
+        fp = sum(g != c and p == c for g, p in zip(gold, pred))
+        fn = sum(g == c and p != c for g, p in zip(gold, pred))
+        f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
+    return sum(f1s) / len(f1s)
+
+
+def load_narrative(data: Path):
+    csv.field_size_limit(10_000_000)
+    root = data / "narrative-frames-climate"
+    with open(root / "articles_metadata.tsv", encoding="utf-8", newline="") as f:
+        texts = {r["ID"]: r["text"] for r in csv.DictReader(f, delimiter="\t")}
+    votes: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    with open(root / "role_and_frame_annoations.tsv", encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            if r["role"] in ROLE:
+                votes[(r["ID"], r["entity"].strip())][ROLE[r["role"]]] += 1
+    gold: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for (aid, ent), c in votes.items():
+        top = c.most_common(2)
+        if len(top) > 1 and top[0][1] == top[1][1]:
+            continue
+        gold[aid].append((ent, top[0][0]))
+    return texts, gold
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--folds", type=Path, default=ROOT / "runs" / "roles" / "folds")
+    ap.add_argument("--limit", type=int, default=0, help="articles per fold (0: all)")
+    args = ap.parse_args()
+
+    from actors import match_gold_entity
+
+    from redline.doc import Document
+    from redline.pipeline import Pipeline
+
+    texts, gold = load_narrative(args.data)
+    names = ("tagger", "actors", "relations", "claims", "roles")
+    rows = []  # (gold role, guess, main or None)
+    in_text = found = 0
+    t0, n_articles = time.time(), 0
+    fold_dirs = sorted(p for p in args.folds.iterdir() if (p / "config.json").exists()) if args.folds.exists() else []
+    if not fold_dirs:
+        print(f"no fold models in {args.folds}: run `python -m redline.train_roles --cv-only` first")
+        return 2
+    for fold in fold_dirs:
+        cfg = json.loads((fold / "config.json").read_text())
+        held = [a for a in cfg["held_out_narrative_articles"] if a in texts]
+        if args.limit:
+            held = held[:args.limit]
+        pipe = Pipeline.from_names(names, roles={"model_dir": fold})
+        for aid in held:
+            text = texts[aid]
+            doc = pipe(Document(id=aid, text=text))
+            n_articles += 1
+            by_id = {a.id: a for a in doc.actors}
+            for ent, role in gold.get(aid, []):
+                if ent.lower() in PRONOUNS or ent.lower() not in text.lower():
+                    continue
+                in_text += 1
+                aid_match = match_gold_entity(doc, ent)
+                if aid_match is None or aid_match not in by_id or by_id[aid_match].role is None:
+                    continue
+                found += 1
+                r = by_id[aid_match].role
+                rows.append((role, r.guess, r.main))
+    secs = time.time() - t0
+    g = [r[0] for r in rows]
+    guess = [r[1] for r in rows]
+    covered = [(r[0], r[2]) for r in rows if r[2] is not None]
+    majority = Counter(g).most_common(1)[0][0] if g else "Antagonist"
+    print(f"narrative frames, {n_articles} held-out articles ({secs / max(n_articles, 1):.2f} s/article), "
+          f"{len(fold_dirs)} fold models")
+    print(f"  gold entities whose string occurs in the article: {in_text}; found among actors: {found} "
+          f"({found / max(in_text, 1):.3f})")
+    print(f"  on found entities, full coverage: accuracy {sum(a == b for a, b in zip(g, guess)) / max(len(g), 1):.3f}"
+          f", macro-F1 {macro_f1(g, guess):.3f}  (majority '{majority}': accuracy "
+          f"{sum(x == majority for x in g) / max(len(g), 1):.3f}, macro-F1 {macro_f1(g, [majority] * len(g)):.3f})")
+    if covered:
+        print(f"  with 'unclear' allowed: coverage {len(covered) / len(rows):.3f}, accuracy "
+              f"{sum(a == b for a, b in covered) / len(covered):.3f}, macro-F1 "
+              f"{macro_f1([a for a, _ in covered], [b for _, b in covered]):.3f}")
+    print("  predicted roles:", dict(Counter(guess)), " gold:", dict(Counter(g)))
+
+    example = args.data.parent / "examples" / "assad-redline.txt"
+    if example.exists():
+        import redline
+        doc = redline.analyze(example.read_text(encoding="utf-8"), id="assad-redline")
+        print("\nfounding op-ed (shipped model):")
+        for a in doc.actors:
+            r = a.role
+            label = r.main or f"unclear (leans {r.guess})"
+            print(f"  {a.name:<28} {label:<28} {r.score:.2f}  "
+                  + " ".join(f"{k[:3]}={v:.2f}" for k, v in r.probabilities.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The portrayal network: how an article casts an actor, read off the technique encoder's pass.
+
+One encoder pass per article serves techniques, claims and roles: this network does not
+run an encoder of its own. It reads, for each mention of an actor, a window of word
+pieces around it from the article pass (`ArticleOutput`):
+
+* the states of two of the technique encoder's feature layers (top and middle),
+  projected to `pca_dim` by a fixed PCA fitted on training articles (stored with the
+  weights: it makes the trainable part small and fast);
+* the tagger's own per-piece technique probabilities (14) and span probability: where
+  the text name-calls, loads language or appeals to fear, and at whom;
+* three flags per piece: inside this mention, inside another mention of the same actor,
+  inside a quotation (what others say vs the author's own voice).
+
+One small transformer layer mixes the window; the mention's pieces and an attention pool
+over the window give a mention vector, joined with syntax cues from the spaCy parse
+(subject / object / ..., agent or patient of harm or of support). An actor's mentions
+are pooled by learned attention into one vector, read by three heads: the main role
+(Protagonist / Antagonist / Innocent), 22 fine roles (one-vs-rest), and, for training
+only, the sentiment of a news sentence toward a target (NewsMTSC), which teaches the
+network what praise and blame look like in news prose.
+
+Trained by `redline train-roles` (`redline/train_roles.py`); weights in
+`redline/models/roles/` (safetensors + config.json + MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from redline.errors import ModelError
+
+MAIN_ROLES = ["Protagonist", "Antagonist", "Innocent"]
+FINE_ROLES = {
+    "Protagonist": ["Guardian", "Martyr", "Peacemaker", "Rebel", "Underdog", "Virtuous"],
+    "Antagonist": ["Instigator", "Conspirator", "Tyrant", "Foreign Adversary", "Traitor", "Spy", "Saboteur",
+                   "Corrupt", "Incompetent", "Terrorist", "Deceiver", "Bigot"],
+    "Innocent": ["Forgotten", "Exploited", "Victim", "Scapegoat"],
+}
+ALL_FINE = [f for m in MAIN_ROLES for f in FINE_ROLES[m]]
+MAIN_OF = {f: m for m in MAIN_ROLES for f in FINE_ROLES[m]}
+SENTIMENTS = ["negative", "neutral", "positive"]
+
+WINDOW = 48  # word pieces per mention window (the mention near its middle)
+MAX_MENTIONS = 6  # mentions read per actor (spread over the article)
+N_FLAGS = 3  # this mention, another mention of the same actor, inside quotes
+N_TECH_CHANNELS = 15  # the tagger's 14 technique probabilities + span probability
+
+_QUOTE_PAIRS = [("“", "”"), ('"', '"'), ("‘", "’")]
+
+
+def quote_mask(text: str) -> np.ndarray:
+    """Per character: inside a quotation ("…", “…”). Straight quotes pair up in order;
+    single curly quotes only count when they open a run of at least three words (else
+    they are apostrophes)."""
+    mask = np.zeros(len(text) + 1, dtype=bool)
+    for m in re.finditer(r"“[^”]{1,2000}”|\"[^\"\n]{1,2000}\"|‘(?:[^’]*\s){2,}[^’]*’", text):
+        mask[m.start():m.end()] = True
+    return mask[:len(text)]
+
+
+@dataclass
+class Window:
+    """One mention in its window of word pieces: what the network reads."""
+
+    states: np.ndarray  # [WINDOW, D] float16: top and middle feature layers (raw, or PCA-projected)
+    tech: np.ndarray  # [WINDOW, N_TECH_CHANNELS] float16
+    flags: np.ndarray  # [WINDOW, N_FLAGS] float16
+    length: int  # real pieces (the rest is padding)
+    cues: np.ndarray  # [N_CUES] float32: syntax cues of the mention
+
+
+def token_states(out, layers: tuple[int, int]) -> np.ndarray:
+    """Per word piece of an article pass: the top and middle feature layers side by side."""
+    top, mid = layers
+    return np.concatenate([out.layers[top], out.layers[mid]], axis=1)
+
+
+def mention_windows(states: np.ndarray, out, mentions: list[tuple[int, int]], quotes: np.ndarray,
+                    cues: list, same_actor: list[tuple[int, int]] | None = None) -> list[Window]:
+    """Windows for `mentions` (char spans) of one article pass `out` (an ArticleOutput).
+
+    `states`: per word piece, what the network reads (`token_states`, raw or already
+    PCA-projected: the component projects an article once, not each window).
+    `same_actor`: all char spans of the actor (flagged as its other mentions); defaults
+    to `mentions`."""
+    offsets = np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2)
+    n = len(offsets)
+    others = same_actor if same_actor is not None else mentions
+    result = []
+    for (s, e), cue in zip(mentions, cues):
+        inside = np.nonzero((offsets[:, 0] < e) & (offsets[:, 1] > s))[0]
+        if len(inside) == 0:
+            centre = int(np.searchsorted(offsets[:, 0], s)) if n else 0
+            inside = np.array([min(max(centre, 0), max(n - 1, 0))])
+        a, b = int(inside[0]), int(inside[-1]) + 1
+        ws = max(0, min((a + b) // 2 - WINDOW // 2, n - WINDOW))
+        we = min(n, ws + WINDOW)
+        L = we - ws
+        win = np.zeros((WINDOW, states.shape[1]), np.float16)
+        tech = np.zeros((WINDOW, N_TECH_CHANNELS), np.float16)
+        flags = np.zeros((WINDOW, N_FLAGS), np.float16)
+        if L > 0:
+            win[:L] = states[ws:we]
+            tech[:L, :14] = out.p_tech[ws:we]
+            tech[:L, 14] = out.p_span[ws:we]
+            po = offsets[ws:we]
+            flags[:L, 0] = (po[:, 0] < e) & (po[:, 1] > s)
+            for os_, oe in others:
+                if (os_, oe) != (s, e) and os_ < po[-1, 1] and oe > po[0, 0]:
+                    flags[:L, 1] = np.maximum(flags[:L, 1], (po[:, 0] < oe) & (po[:, 1] > os_))
+            starts = np.clip(po[:, 0], 0, max(len(quotes) - 1, 0))
+            flags[:L, 2] = quotes[starts] if len(quotes) else 0
+        result.append(Window(win, tech, flags, L, np.asarray(cue, np.float32)))
+    return result
+
+
+def spread(items: list, k: int = MAX_MENTIONS) -> list:
+    """At most k items, evenly spread over the list (first and last kept)."""
+    if len(items) <= k:
+        return list(items)
+    idx = np.linspace(0, len(items) - 1, k).round().astype(int)
+    return [items[i] for i in sorted(set(idx.tolist()))]
+
+
+class PortrayalNet(nn.Module):
+    def __init__(self, width: int, pca_dim: int = 256, d: int = 256, n_cues: int = 12, dropout: float = 0.1):
+        super().__init__()
+        # The fixed PCA (buffers: saved with the weights, never trained).
+        self.register_buffer("pca_mean", torch.zeros(2 * width))
+        self.register_buffer("pca_proj", torch.zeros(2 * width, pca_dim))
+        self.inp = nn.Linear(pca_dim + N_TECH_CHANNELS + N_FLAGS, d)
+        self.norm = nn.LayerNorm(d)
+        self.mix = nn.TransformerEncoderLayer(d, 4, 2 * d, dropout, batch_first=True, norm_first=True)
+        self.pool = nn.Linear(d, 1)
+        self.occ = nn.Sequential(nn.Linear(2 * d + n_cues, d), nn.GELU(), nn.Dropout(dropout))
+        self.group_pool = nn.Linear(d, 1)
+        self.main = nn.Linear(d, len(MAIN_ROLES))
+        self.fine = nn.Linear(d, len(ALL_FINE))
+        self.sentiment = nn.Linear(d, len(SENTIMENTS))
+        self.drop = nn.Dropout(dropout)
+
+    def project(self, states: torch.Tensor) -> torch.Tensor:
+        return (states - self.pca_mean) @ self.pca_proj
+
+    def mention_vectors(self, states, tech, flags, lengths, cues, projected: bool = False) -> torch.Tensor:
+        """[N, WINDOW, ...] windows -> [N, d] mention vectors. `projected`: the states are
+        already PCA-projected (training projects its cached windows once)."""
+        states = states.float() if projected else self.project(states.float())
+        x = torch.cat([states, tech.float(), flags.float()], -1)
+        x = self.drop(self.norm(self.inp(x)))
+        pad = torch.arange(x.shape[1])[None, :] >= lengths[:, None]
+        x = self.mix(x, src_key_padding_mask=pad)
+        here = flags[..., 0].float()
+        m = (x * here[..., None]).sum(1) / here.sum(1, keepdim=True).clamp(min=1.0)
+        score = self.pool(x).squeeze(-1) + 2.0 * here
+        score = score.masked_fill(pad, -1e4)
+        ctx = (score.softmax(1)[..., None] * x).sum(1)
+        return self.occ(torch.cat([m, ctx, cues.float()], -1))
+
+    def group_vectors(self, vecs: torch.Tensor, group_mask: torch.Tensor) -> torch.Tensor:
+        """[G, M, d] mention vectors and [G, M] validity -> [G, d] actor vectors."""
+        score = self.group_pool(vecs).squeeze(-1).masked_fill(~group_mask, -1e4)
+        return (score.softmax(1)[..., None] * vecs).sum(1)
+
+    def forward(self, states, tech, flags, lengths, cues, group_mask, projected: bool = False):
+        """Inputs are [G, M, ...] (G actors, M mention slots); returns (main, fine, sentiment) logits."""
+        G, M = group_mask.shape
+        flat = lambda t: t.reshape(G * M, *t.shape[2:])  # noqa: E731
+        keep = group_mask.reshape(-1)  # run only the real windows, not the padding slots
+        real = self.mention_vectors(flat(states)[keep], flat(tech)[keep], flat(flags)[keep],
+                                    flat(lengths)[keep], flat(cues)[keep], projected=projected)
+        v = real.new_zeros(G * M, real.shape[1])
+        v[keep] = real
+        g = self.drop(self.group_vectors(v.reshape(G, M, -1), group_mask))
+        return self.main(g), self.fine(g), self.sentiment(g)
+
+
+def stack_groups(groups: list[list[Window]]):
+    """Pad a batch of actors' windows into [G, M, ...] tensors."""
+    M = max(1, max(len(g) for g in groups))
+    G = len(groups)
+    w0 = next(w for g in groups for w in g)
+    states = np.zeros((G, M) + w0.states.shape, np.float16)
+    tech = np.zeros((G, M) + w0.tech.shape, np.float16)
+    flags = np.zeros((G, M) + w0.flags.shape, np.float16)
+    lengths = np.ones((G, M), np.int64)
+    cues = np.zeros((G, M, len(w0.cues)), np.float32)
+    mask = np.zeros((G, M), bool)
+    for i, g in enumerate(groups):
+        for j, w in enumerate(g):
+            states[i, j], tech[i, j], flags[i, j] = w.states, w.tech, w.flags
+            lengths[i, j] = max(w.length, 1)
+            cues[i, j] = w.cues
+            mask[i, j] = True
+    return (torch.from_numpy(states), torch.from_numpy(tech), torch.from_numpy(flags), torch.from_numpy(lengths),
+            torch.from_numpy(cues), torch.from_numpy(mask))
+
+
+@dataclass
+class Portrayal:
+    """The network's reading of one actor, calibrated."""
+
+    probabilities: dict[str, float]  # per main role
+    guess: str
+    main: str | None  # None when the top probability is under the abstention threshold
+    fine: list[str]
+    score: float
+
+
+def _bf16_fast() -> bool:
+    from redline.models.technique_net import cpu_runs_bf16_fast
+
+    return cpu_runs_bf16_fast()
+
+
+class PortrayalModel:
+    """A trained portrayal network in its folder (config.json, weights.safetensors)."""
+
+    def __init__(self, folder: Path | str):
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        cfg_path, w_path = folder / "config.json", folder / "weights.safetensors"
+        if not cfg_path.exists() or not w_path.exists():
+            raise ModelError(f"no portrayal model in {folder}: run `redline train-roles`")
+        try:
+            self.config = json.loads(cfg_path.read_text(encoding="utf-8"))
+            net = PortrayalNet(int(self.config["width"]), int(self.config["pca_dim"]), int(self.config["d"]),
+                               int(self.config["n_cues"]))
+            net.load_state_dict({k: v.float() for k, v in load_file(str(w_path)).items()})
+        except (KeyError, ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"unusable portrayal model in {folder}: {exc}; run `redline train-roles`") from exc
+        self.folder = folder
+        self.net = net.eval()
+        self.temperature = float(self.config.get("temperature", 1.0))
+        self.abstain_below = float(self.config.get("abstain_below", 0.0))
+        self.fine_ratio = float(self.config.get("fine_ratio", 1.0))
+        self.layers = tuple(self.config["layers"])  # (top, middle) technique-encoder layers
+        self.bf16 = _bf16_fast()
+
+    @classmethod
+    def from_net(cls, net: PortrayalNet, config: dict) -> "PortrayalModel":
+        self = cls.__new__(cls)
+        self.config, self.net, self.folder = dict(config), net.eval(), None
+        self.temperature = float(config.get("temperature", 1.0))
+        self.abstain_below = float(config.get("abstain_below", 0.0))
+        self.fine_ratio = float(config.get("fine_ratio", 1.0))
+        self.layers = tuple(config["layers"])
+        self.bf16 = _bf16_fast()
+        return self
+
+    def save(self, folder: Path | str) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        # fp16 on disk (about half the size); computed in fp32.
+        save_file({k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()},
+                  str(folder / "weights.safetensors"))
+        (folder / "config.json").write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+
+    @torch.inference_mode()
+    def project(self, out) -> np.ndarray:
+        """An article pass's word pieces through the fixed PCA, once per article."""
+        raw = torch.from_numpy(token_states(out, self.layers)).float()
+        return self.net.project(raw).half().numpy()
+
+    @torch.inference_mode()
+    def logits(self, groups: list[list[Window]], batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Windows must hold projected states (`project`)."""
+        mains, fines = [], []
+        for b in range(0, len(groups), batch):
+            # bf16 where the CPU computes it natively (as the technique encoder does).
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                main, fine, _ = self.net(*stack_groups(groups[b:b + batch]), projected=True)
+            main, fine = main.float(), fine.float()
+            mains.append(main.numpy())
+            fines.append(fine.numpy())
+        if not mains:
+            return np.zeros((0, len(MAIN_ROLES)), np.float32), np.zeros((0, len(ALL_FINE)), np.float32)
+        return np.concatenate(mains), np.concatenate(fines)
+
+    def decode(self, main_logits: np.ndarray, fine_logits: np.ndarray) -> list[Portrayal]:
+        z = main_logits / self.temperature
+        z = z - z.max(1, keepdims=True)
+        pm = np.exp(z)
+        pm /= pm.sum(1, keepdims=True)
+        pf = 1.0 / (1.0 + np.exp(-fine_logits))
+        out = []
+        for m_probs, f_probs in zip(pm, pf):
+            mi = int(np.argmax(m_probs))
+            guess = MAIN_ROLES[mi]
+            allowed = [i for i, f in enumerate(ALL_FINE) if MAIN_OF[f] == guess]
+            best = max(allowed, key=lambda i: f_probs[i])
+            fine = [ALL_FINE[i] for i in sorted(allowed, key=lambda i: -f_probs[i])
+                    if i == best or f_probs[i] >= self.fine_ratio * f_probs[best]]
+            sure = float(m_probs[mi]) >= self.abstain_below
+            out.append(Portrayal({r: float(p) for r, p in zip(MAIN_ROLES, m_probs)}, guess,
+                                 guess if sure else None, fine, float(m_probs[mi])))
+        return out
+
+    def predict(self, groups: list[list[Window]]) -> list[Portrayal]:
+        if not groups:
+            return []
+        return self.decode(*self.logits(groups))
