@@ -72,8 +72,13 @@ def main() -> int:
 
     from actors import match_gold_entity
 
+    from redline.components.roles import load_role_model
     from redline.doc import Document
     from redline.pipeline import Pipeline
+
+    # "Unclear" as the shipped model decides it: the fold models carry no threshold of their
+    # own (it is chosen from all their out-of-fold predictions together).
+    tau = load_role_model().abstain_below
 
     texts, gold = load_narrative(args.data)
     names = ("tagger", "actors", "relations", "claims", "roles")
@@ -104,7 +109,7 @@ def main() -> int:
                     continue
                 found += 1
                 r = by_id[aid_match].role
-                rows.append((role, r.guess, r.main))
+                rows.append((role, r.guess, r.guess if r.score >= tau else None))
     secs = time.time() - t0
     g = [r[0] for r in rows]
     guess = [r[1] for r in rows]
@@ -118,7 +123,7 @@ def main() -> int:
           f", macro-F1 {macro_f1(g, guess):.3f}  (majority '{majority}': accuracy "
           f"{sum(x == majority for x in g) / max(len(g), 1):.3f}, macro-F1 {macro_f1(g, [majority] * len(g)):.3f})")
     if covered:
-        print(f"  with 'unclear' allowed: coverage {len(covered) / len(rows):.3f}, accuracy "
+        print(f"  with 'unclear' allowed (below {tau:.2f}): coverage {len(covered) / len(rows):.3f}, accuracy "
               f"{sum(a == b for a, b in covered) / len(covered):.3f}, macro-F1 "
               f"{macro_f1([a for a, _ in covered], [b for _, b in covered]):.3f}")
     print("  predicted roles:", dict(Counter(guess)), " gold:", dict(Counter(g)))
