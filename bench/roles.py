@@ -17,21 +17,17 @@ Also prints the founding op-ed's actors with their roles (shipped model).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-ROLE = {"hero": "Protagonist", "villain": "Antagonist", "victim": "Innocent"}
 MAIN = ["Protagonist", "Antagonist", "Innocent"]
-PRONOUNS = {"he", "she", "it", "they", "we", "i", "you", "him", "her", "them", "us", "his", "its", "their",
-            "our", "who", "this", "that", "these", "those"}
 
 
 def macro_f1(gold: list[str], pred: list[str]) -> float:
@@ -44,25 +40,6 @@ def macro_f1(gold: list[str], pred: list[str]) -> float:
     return sum(f1s) / len(f1s)
 
 
-def load_narrative(data: Path):
-    csv.field_size_limit(10_000_000)
-    root = data / "narrative-frames-climate"
-    with open(root / "articles_metadata.tsv", encoding="utf-8", newline="") as f:
-        texts = {r["ID"]: r["text"] for r in csv.DictReader(f, delimiter="\t")}
-    votes: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    with open(root / "role_and_frame_annoations.tsv", encoding="utf-8", newline="") as f:
-        for r in csv.DictReader(f, delimiter="\t"):
-            if r["role"] in ROLE:
-                votes[(r["ID"], r["entity"].strip())][ROLE[r["role"]]] += 1
-    gold: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for (aid, ent), c in votes.items():
-        top = c.most_common(2)
-        if len(top) > 1 and top[0][1] == top[1][1]:
-            continue
-        gold[aid].append((ent, top[0][0]))
-    return texts, gold
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -73,6 +50,7 @@ def main() -> int:
     from actors import match_gold_entity
 
     from redline.components.roles import load_role_model
+    from redline.train_roles import PRONOUNS, narrative_gold
     from redline.doc import Document
     from redline.pipeline import Pipeline
 
@@ -80,7 +58,7 @@ def main() -> int:
     # own (it is chosen from all their out-of-fold predictions together).
     tau = load_role_model().abstain_below
 
-    texts, gold = load_narrative(args.data)
+    texts, gold = narrative_gold(args.data)
     names = ("tagger", "actors", "relations", "claims", "roles")
     rows = []  # (gold role, guess, main or None)
     in_text = found = 0

@@ -122,10 +122,9 @@ def load_semeval(data: Path, ex: Extractor, limit: int = 0) -> list[Item]:
     return items
 
 
-def load_narrative(data: Path, ex: Extractor, limit: int = 0) -> list[Item]:
-    from redline.components.roles import occurrences
-    from redline.models.portrayal import MAIN_ROLES, spread
-
+def narrative_gold(data: Path) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]]]:
+    """Narrative frames: article texts by ID, and per article its (entity string, main
+    role) pairs: the majority role over annotators, even splits and pronouns left out."""
     root = data / "narrative-frames-climate"
     csv.field_size_limit(10_000_000)
     with open(root / "articles_metadata.tsv", encoding="utf-8", newline="") as f:
@@ -141,6 +140,14 @@ def load_narrative(data: Path, ex: Extractor, limit: int = 0) -> list[Item]:
         if len(top) > 1 and top[0][1] == top[1][1]:
             continue  # annotators split evenly: no label
         by_article[aid].append((ent, top[0][0]))
+    return texts, by_article
+
+
+def load_narrative(data: Path, ex: Extractor, limit: int = 0) -> list[Item]:
+    from redline.components.roles import occurrences
+    from redline.models.portrayal import MAIN_ROLES, spread
+
+    texts, by_article = narrative_gold(data)
     items = []
     missing = 0
     for n, aid in enumerate(sorted(by_article, key=lambda a: int(a) if a.isdigit() else a)):
