@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Callable, Iterable, Protocol
+from typing import Iterable
 
 from redline.doc import Document
 from redline.errors import InputError
+from redline.registry import (  # noqa: F401  (register, registered, create_component: part of this API)
+    REGISTRY, Component, create_component, import_builtin_components, register, registered,
+)
 
 # The longest text analysed, by measurement (issue 18): the default pipeline's memory
 # grows about 10 kB per character (peak RSS 1.07 GB at 25,000 characters, 1.30 GB at
@@ -24,50 +27,6 @@ from redline.errors import InputError
 # cores). 60,000 keeps a whole run under 1.5 GB and holds every PTC article (the longest
 # is 47,473). Longer texts are refused with this figure in the message; split them.
 MAX_CHARS = 60_000
-
-
-class Component(Protocol):
-    name: str
-
-    def __call__(self, doc: Document) -> Document: ...
-
-
-_REGISTRY: dict[str, Callable[..., Component]] = {}
-
-
-def register(name: str):
-    """Decorator: make a component class (or any factory of components) available by name.
-
-    A class that sets `uses_parse = True` reads the spaCy parse: a pipeline that has one
-    starts loading spaCy while it builds its other components, and starts each parse early.
-    """
-    def deco(factory):
-        _REGISTRY[name] = factory
-        return factory
-    return deco
-
-
-def registered() -> list[str]:
-    _import_builtin_components()
-    return sorted(_REGISTRY)
-
-
-def create_component(name: str, **options) -> Component:
-    _import_builtin_components()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown component {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
-
-
-def _import_builtin_components() -> None:
-    # Importing the modules runs their @register decorators.
-    import redline.components.lexicon  # noqa: F401
-    import redline.components.tagger  # noqa: F401
-    import redline.components.actors  # noqa: F401
-    import redline.components.relations  # noqa: F401
-    import redline.components.claims  # noqa: F401
-    import redline.components.roles  # noqa: F401
-    import redline.components.link  # noqa: F401
 
 
 # Order matters: techniques first; actors before the steps that refer to them;
@@ -86,8 +45,8 @@ class Pipeline:
     @classmethod
     def from_names(cls, names: Iterable[str], **options) -> "Pipeline":
         names = list(names)
-        _import_builtin_components()
-        if any(getattr(_REGISTRY.get(name), "uses_parse", False) for name in names):
+        import_builtin_components()
+        if any(getattr(REGISTRY.get(name), "uses_parse", False) for name in names):
             from redline.components.nlp import preload_nlp
             preload_nlp()  # spaCy loads in a thread while the technique model loads here
         comps = []

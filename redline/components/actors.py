@@ -95,7 +95,7 @@ from dataclasses import dataclass, field
 from redline.components import gazetteer as gz
 from redline.components.nlp import cache_for, nlp_name, parse
 from redline.doc import Actor, Document
-from redline.pipeline import register
+from redline.registry import register
 
 REGIME_NOUNS = {"regime", "dynasty", "junta", "clan", "regimes"}
 # A person's name before these makes an administration actor ("the Trump administration").

@@ -51,7 +51,7 @@ from redline.doc import Claim, Document
 from redline.errors import ModelError
 from redline.io.inputs import tsv_rows
 from redline.models import check_feature_width, load_once, read_npz_model
-from redline.pipeline import register
+from redline.registry import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "claims"
 

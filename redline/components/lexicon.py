@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from redline.doc import Document
-from redline.pipeline import register
+from redline.registry import register
 
 # persuasion-index lexicon -> PTC technique, with a prior precision used as the score.
 LEXICON_MAP = {

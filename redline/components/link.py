@@ -24,7 +24,7 @@ from __future__ import annotations
 from redline.components.actors import actor_index
 from redline.components.nlp import parse, release_cache
 from redline.doc import Document
-from redline.pipeline import register
+from redline.registry import register
 
 
 def _path_to_root(tok) -> list[int]:

@@ -57,7 +57,7 @@ from redline.components.actors import actor_index
 from redline.components.gazetteer import country_of_adj, country_of_name
 from redline.components.nlp import parse
 from redline.doc import Document, Relation
-from redline.pipeline import register
+from redline.registry import register
 
 try:
     from redline.taxonomy import RELATION_TYPES

@@ -32,7 +32,7 @@ from redline.errors import InputError
 from redline.io.inputs import tsv_rows
 from redline.models import load_once
 from redline.models.portrayal import MAX_MENTIONS, PortrayalModel, mention_windows, quote_mask, spread
-from redline.pipeline import register
+from redline.registry import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "roles"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from redline.doc import Document
 from redline.errors import ModelError
 from redline.models import load_once
-from redline.pipeline import register
+from redline.registry import register
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "technique"
 
