@@ -188,6 +188,10 @@ class Document:
     relations: list[Relation] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)  # which components and weights ran
+    # Work the components share on this document (the spaCy parse, sentence encodings, the
+    # technique pass, the actor index), keyed by the text's SHA-256 so an edited text is
+    # worked anew. Never part of the output or of equality; `link` clears it at the end.
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def text_sha256(self) -> str:

@@ -11,10 +11,10 @@ that needs them:
   model's `feature_layers`), and a sentence's encoding is a slice of it. One encoder pass per article serves the
   techniques, the claims and the roles (the claims and roles heads were trained on the
   same features, see their MODEL_CARDs).
-* `parse(doc)`, `sentences(doc)`, `sentence_encodings(doc)` cache their results on the
-  `Document` itself, in a private attribute `_redline_nlp` set with `setattr`. It is
-  not a dataclass field, so `Document.to_json`, equality and `asdict` never see it; it
-  is keyed by the text's SHA-256 so an edited text is re-parsed; it dies with the doc.
+* `parse(doc)`, `sentences(doc)`, `sentence_encodings(doc)` keep their results in the
+  document's visible `Document.cache` field (never in the output, never in equality),
+  keyed by the text's SHA-256 so an edited text is re-parsed; `link` empties it at the
+  end of a pipeline, and it dies with the doc.
 """
 
 from __future__ import annotations
@@ -109,11 +109,10 @@ _parse_lock = threading.Lock()
 
 def _cache(doc: Document) -> dict:
     sha = doc.text_sha256
-    cache = getattr(doc, "_redline_nlp", None)
-    if not isinstance(cache, dict) or cache.get("sha") != sha:
-        cache = {"sha": sha}
-        setattr(doc, "_redline_nlp", cache)
-    return cache
+    if doc.cache.get("sha") != sha:  # new, or the text was edited: start afresh
+        doc.cache.clear()
+        doc.cache["sha"] = sha
+    return doc.cache
 
 
 def cache_for(doc: Document) -> dict:
@@ -122,9 +121,8 @@ def cache_for(doc: Document) -> dict:
 
 
 def release_cache(doc: Document) -> None:
-    """Drop the private cache (the next component that needs it re-parses)."""
-    if hasattr(doc, "_redline_nlp"):
-        delattr(doc, "_redline_nlp")
+    """Empty the document's cache (the next component that needs it re-parses)."""
+    doc.cache.clear()
 
 
 def parse(doc: Document):
