@@ -44,7 +44,7 @@ from redline.components.attribution import (  # noqa: E402
 )
 from redline.components.nlp import sentences  # noqa: E402
 from redline.pipeline import analyze  # noqa: E402
-from redline.train_attribution import Article, GoldAttribution, read_polnear  # noqa: E402
+from redline.training.attribution import Article, GoldAttribution, read_polnear  # noqa: E402
 
 Span = tuple[int, int]
 

@@ -50,7 +50,7 @@ def main() -> int:
     from actors import match_gold_entity
 
     from redline.components.roles import load_role_model
-    from redline.train_roles import PRONOUNS, narrative_gold
+    from redline.training.roles import PRONOUNS, narrative_gold
     from redline.doc import Document
     from redline.pipeline import Pipeline
 
@@ -65,7 +65,7 @@ def main() -> int:
     t0, n_articles = time.time(), 0
     fold_dirs = sorted(p for p in args.folds.iterdir() if (p / "config.json").exists()) if args.folds.exists() else []
     if not fold_dirs:
-        print(f"no fold models in {args.folds}: run `python -m redline.train_roles --cv-only` first")
+        print(f"no fold models in {args.folds}: run `python -m redline.training.roles --cv-only` first")
         return 2
     for fold in fold_dirs:
         cfg = json.loads((fold / "config.json").read_text())

@@ -363,12 +363,12 @@ def train(
     log: Optional[Path] = typer.Option(None, "--log", help="Log file (default OUT/train.log)."),
 ) -> None:
     """Train the technique model on PTC train; tune and calibrate on PTC dev."""
-    from redline.train import TrainConfig, setup_logging, train as run_train
+    from redline.training.technique import TrainConfig, setup_logging, train as run_train
 
     if not (data / "ptc" / "train-articles").is_dir():
         _fail(f"{data}/ptc/train-articles not found: point --data at the shared data folder")
     setup_logging(log or out / "train.log")
-    from redline.train import ENCODERS
+    from redline.training.technique import ENCODERS
 
     if encoder not in ENCODERS:
         _fail(f"unknown --encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
@@ -418,16 +418,16 @@ def claims(
 
 @app.command("train-roles", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train_roles(ctx: typer.Context) -> None:
-    """Train the entity-framing (roles) heads; options as `python -m redline.train_roles --help`."""
-    from redline.train_roles import main as run
+    """Train the entity-framing (roles) heads; options as `python -m redline.training.roles --help`."""
+    from redline.training.roles import main as run
 
     raise typer.Exit(run(list(ctx.args)) or 0)
 
 
 @app.command("train-claims", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train_claims(ctx: typer.Context) -> None:
-    """Train the check-worthiness head; options as `python -m redline.train_claims --help`."""
-    from redline.train_claims import main as run
+    """Train the check-worthiness head; options as `python -m redline.training.claims --help`."""
+    from redline.training.claims import main as run
 
     raise typer.Exit(run(list(ctx.args)) or 0)
 

@@ -203,7 +203,7 @@ def test_quote_regions():
 def _dev_articles(n: int):
     if not (POLNEAR / "dev" / "attributions").is_dir():
         pytest.skip("PolNeAR not found in ../shared/data")
-    from redline.train_attribution import read_polnear
+    from redline.training.attribution import read_polnear
     return read_polnear(POLNEAR / "dev", limit=n)
 
 
@@ -217,7 +217,7 @@ def test_polnear_reader_offsets_slice_the_text():
                 assert 0 <= s < e <= len(art.text)
     # the first annotator by file name is gold
     first = sorted((POLNEAR / "dev" / "attributions").glob("*.ann"))[0]
-    from redline.train_attribution import read_ann
+    from redline.training.attribution import read_ann
     assert len(read_ann(first)) == len(arts[0].attributions)
 
 
@@ -243,7 +243,7 @@ def test_train_attribution_tiny_slice(tmp_path):
     if not (POLNEAR / "train" / "attributions").is_dir():
         pytest.skip("PolNeAR not found in ../shared/data")
     out = tmp_path / "attribution"
-    r = subprocess.run([sys.executable, "-m", "redline.train_attribution", "--data", str(SHARED / "data"),
+    r = subprocess.run([sys.executable, "-m", "redline.training.attribution", "--data", str(SHARED / "data"),
                         "--out", str(out), "--limit", "6"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)

@@ -135,7 +135,7 @@ def test_train_claims_tiny_slice(tmp_path):
     if not (DATA / "checkworthiness" / "claimbuster" / "train.json").exists():
         pytest.skip("check-worthiness data not found in ../shared/data")
     out = tmp_path / "claims"
-    r = subprocess.run([sys.executable, "-m", "redline.train_claims", "--data", str(DATA), "--out", str(out),
+    r = subprocess.run([sys.executable, "-m", "redline.training.claims", "--data", str(DATA), "--out", str(out),
                         "--limit", "120", "--seed", "1"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)

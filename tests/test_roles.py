@@ -145,7 +145,7 @@ def test_train_roles_tiny_slice(tmp_path):
     if not (DATA / "semeval2025-task10-en" / "train-annotations.txt").exists():
         pytest.skip("SemEval-2025 task 10 data not found in ../shared/data")
     out = tmp_path / "roles"
-    r = subprocess.run([sys.executable, "-m", "redline.train_roles", "--data", str(DATA), "--out", str(out),
+    r = subprocess.run([sys.executable, "-m", "redline.training.roles", "--data", str(DATA), "--out", str(out),
                         "--cache", str(tmp_path / "cache"), "--limit", "3", "--folds", "2", "--epochs", "1",
                         "--seed", "1"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -6,7 +6,7 @@ the document; nothing here runs the encoder.
 How a sentence gets its speaker:
 
 1. Cues. A token is a candidate reporting cue when its (lemma, POS) is in the cue lexicon
-   learned from PolNeAR train (`redline.train_attribution`), e.g. say/VERB, claim/VERB,
+   learned from PolNeAR train (`redline.training.attribution`), e.g. say/VERB, claim/VERB,
    tell/VERB, announce/VERB, warn/VERB, according/VERB ("according to"). The lexicon
    stores each entry's reliability: the share of its train occurrences that were cues.
 2. Sources. For each cue, the candidate source phrases the parse offers (its subject,
@@ -136,11 +136,11 @@ class AttributionModel:
         try:
             self.config = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ModelError(f"no attribution model at {path}: {exc}; run `python -m redline.train_attribution`") \
+            raise ModelError(f"no attribution model at {path}: {exc}; run `python -m redline.training.attribution`") \
                 from exc
         if self.config.get("features") != FEATURE_NAMES:
             raise ModelError(f"the attribution model at {path} was fitted on other features; "
-                             "run `python -m redline.train_attribution`")
+                             "run `python -m redline.training.attribution`")
         self.lexicon = CueLexicon(self.config)
         self.scorer = PairScorer(self.config["scorer"])
         self.threshold = float(self.config.get("threshold", 0.5))

@@ -20,7 +20,7 @@ are pooled by learned attention into one vector, read by three heads: the main r
 only, the sentiment of a news sentence toward a target (NewsMTSC), which teaches the
 network what praise and blame look like in news prose.
 
-Trained by `redline train-roles` (`redline/train_roles.py`); weights in
+Trained by `redline train-roles` (`redline/training/roles.py`); weights in
 `redline/models/roles/` (safetensors + config.json + MODEL_CARD.md).
 """
 

@@ -1,6 +1,6 @@
 """Train the portrayal network of the roles component (`redline/models/portrayal.py`).
 
-    python -m redline.train_roles --data ../shared/data --out redline/models/roles --cache runs/roles
+    python -m redline.training.roles --data ../shared/data --out redline/models/roles --cache runs/roles
 
 Data (all of it read from `DATA`, none of it copied):
 
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger("redline.train_roles")
+log = logging.getLogger("redline.training.roles")
 
 PRONOUNS = {"he", "she", "it", "they", "we", "i", "you", "him", "her", "them", "us", "his", "its", "their",
             "our", "who", "this", "that", "these", "those"}

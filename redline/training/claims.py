@@ -1,6 +1,6 @@
 """Train the check-worthiness head of the claims component.
 
-    python -m redline.train_claims --data ../shared/data --out redline/models/claims
+    python -m redline.training.claims --data ../shared/data --out redline/models/claims
 
 Data (`DATA/checkworthiness/`): ClaimBuster `claimbuster/train.json` and the CLEF
 CheckThat! training debates of 2019 (task 1) and 2020 (task 5); a debate present in
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger("redline.train_claims")
+log = logging.getLogger("redline.training.claims")
 
 
 def load_claimbuster(data: Path) -> list[tuple[str, int]]:
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "limit": args.limit,
         "train": {"claimbuster_sentences": len(cb_tr_i), "clef_debates": clef_tr if w_cl > 0 else []},
         "validation": validation,
-        "command": "python -m redline.train_claims " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m redline.training.claims " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     model = ClaimModel.from_arrays(params[0], params[1], params[2], params[3], config)
     model.save(args.out)

@@ -32,7 +32,7 @@ from redline.models.technique_net import (
 )
 from redline.taxonomy import PTC_TECHNIQUES
 
-log = logging.getLogger("redline.train")
+log = logging.getLogger("redline.training.technique")
 TECH_INDEX = {t: i for i, t in enumerate(PTC_TECHNIQUES)}
 FROZEN = FROZEN_BASE_WEIGHTS
 ENCODERS = {

@@ -12,7 +12,7 @@ them). This module reads it and fits what `redline.components.attribution` uses:
 * a logistic regression that scores a candidate (cue token, source phrase) pair from parse
   features; the component keeps the best candidate per cue when it clears the threshold.
 
-Run: `python -m redline.train_attribution --data ../shared/data [--out DIR] [--limit N]`.
+Run: `python -m redline.training.attribution --data ../shared/data [--out DIR] [--limit N]`.
 It prints the train and dev figures of the fitted scorer as JSON; the model card in
 `redline/models/attribution/MODEL_CARD.md` records the command and the scores.
 """
@@ -23,7 +23,7 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
