@@ -18,7 +18,7 @@ from typing import Iterable
 from redline.doc import Document
 from redline.errors import InputError
 from redline.registry import (  # noqa: F401  (register, registered, create_component: part of this API)
-    REGISTRY, Component, create_component, import_builtin_components, register, registered,
+    REGISTRY, Component, create_component, import_builtin_components, register, registered, with_requirements,
 )
 
 # The longest text analysed, by measurement (issue 18): the default pipeline's memory
@@ -44,7 +44,7 @@ class Pipeline:
 
     @classmethod
     def from_names(cls, names: Iterable[str], **options) -> "Pipeline":
-        names = list(names)
+        names = with_requirements(list(names))  # "roles" alone pulls in "actors"
         import_builtin_components()
         if any(getattr(REGISTRY.get(name), "uses_parse", False) for name in names):
             from redline.components.nlp import preload_nlp

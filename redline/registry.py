@@ -50,6 +50,31 @@ def import_builtin_components() -> None:
         importlib.import_module(module)
 
 
+def with_requirements(names: list[str]) -> list[str]:
+    """The names, each preceded by the components it needs and the list lacks.
+
+    A component class may say what must run before it (`requires = ("actors",)`): the
+    roles step casts actors, so `--components roles` alone would find none and say
+    nothing. The missing ones are put in front of the first that needs them, in the
+    order they are needed; names already there keep their place.
+    """
+    import_builtin_components()
+    out: list[str] = []
+
+    def add(name: str, chain: tuple[str, ...] = ()) -> None:
+        if name in out:
+            return
+        if name in chain:
+            raise InputError(f"components require each other in a circle: {' -> '.join(chain + (name,))}")
+        for need in getattr(REGISTRY.get(name), "requires", ()):
+            add(need, chain + (name,))  # a no-op when it is already in place
+        out.append(name)
+
+    for name in names:
+        add(name)
+    return out
+
+
 def registered() -> list[str]:
     import_builtin_components()
     return sorted(REGISTRY)

@@ -128,6 +128,7 @@ class RoleLabeler:
     """Casts each actor: main role (or unclear), fine roles, calibrated probability, evidence."""
 
     name = "roles"
+    requires = ("actors",)  # it casts the actors another step finds
     uses_parse = True  # the pipeline starts the spaCy parse early (nlp.start_parse)
 
     def __init__(self, model_dir: str | Path | None = None):
