@@ -308,3 +308,12 @@ def test_evaluate_reads_past_a_leading_bom(tmp_path):
     pred.write_bytes(b"\xef\xbb\xbf1\tDoubt\t0\t5\n")  # the id was "\ufeff1" and scored 0
     r = redline("evaluate", "--task", "flc", gold, pred, "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["f1"] == 1.0
+
+
+def test_help_texts_say_what_they_mean():
+    # Rich markup used to eat "[technique,]" and show --version as taking a value.
+    r = redline("classify", "--help")
+    assert r.returncode == 0 and b"[technique,]" in r.stdout
+    r = redline("--help")
+    line = next(ln for ln in r.stdout.decode().splitlines() if "--version" in ln)
+    assert "<bool>" not in line and "BOOLEAN" not in line
