@@ -170,6 +170,14 @@ def _pct(x: float) -> str:
 
 
 # --- one document -----------------------------------------------------------------
+def _shareable(key: str, value):
+    """A meta value as a shared report may show it: a local path only by its file name
+    (reports are passed around; the folders of whoever made one are nobody's business)."""
+    if key == "path" and isinstance(value, str) and value != "-":
+        return Path(value).name
+    return value
+
+
 def _flatten(d: Any, prefix: str = "", depth: int = 0, out: list | None = None) -> list[tuple[str, str]]:
     out = [] if out is None else out
     if len(out) >= 40:
@@ -284,7 +292,7 @@ def _doc_view(doc: Document, n: int, techs: dict[str, int], tech_list: list[_Tec
         "dense_paragraphs": sum(1 for p in paras if p["density"] >= 0.25),
         "model": _flatten(doc.model),
         "components": ", ".join(str(c) for c in doc.model.get("components", [])) if isinstance(doc.model, dict) else "",
-        "meta": [(k, _fmt(v)) for k, v in (doc.meta or {}).items()
+        "meta": [(k, _fmt(_shareable(k, v))) for k, v in (doc.meta or {}).items()
                  if isinstance(v, (str, int, float)) and k not in ("text",)][:8],
     }
 

@@ -374,3 +374,12 @@ def test_claim_source_shows_the_words_only_when_they_add_something():
     fbi = Document(id="fbi", text="The FBI warned officials.")
     warned = Claim(0, 25, fbi.text, 0.5, "fbi", [], Attribution(fbi.mention(0, 7), "fbi", fbi.mention(8, 14)))
     assert claim_source(warned, {"fbi": "FBI"}) == "source: FBI (cue: warned)"
+
+
+def test_report_shows_no_local_folders():
+    from redline.doc import Document
+    from redline.report import render_html
+
+    doc = Document(id="a1", text="They are traitors, all of them.", meta={"path": "/home/someone/private/a1.txt"})
+    page = render_html([doc])
+    assert "a1.txt" in page and "/home/someone" not in page
