@@ -406,16 +406,57 @@ def frame(
 
 @app.command()
 def claims(
-    score_lines: Path = typer.Option(..., "--score-lines", help="CLEF CheckThat! lines: line, speaker, text[, label]."),
+    articles: Optional[list[str]] = typer.Argument(None, help="Article files or folders (every *.txt), or - for stdin."),
+    score_lines: Optional[Path] = typer.Option(None, "--score-lines",
+                                               help="CLEF CheckThat! lines: line, speaker, text[, label]."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per article (id, claims) instead of text."),
 ) -> None:
-    """Check-worthiness: print `line<TAB>score` for each input line, in order."""
-    from redline.components.claims import score_lines as run_scoring
+    """Check-worthy claims of articles, with who vouches for each and its hedges; or, with
+    --score-lines, `line<TAB>score` for each line of a CLEF file, in order."""
+    if score_lines is not None:
+        if articles:
+            _fail("give articles or --score-lines, not both")
+        from redline.components.claims import score_lines as run_scoring
 
+        try:
+            scored = run_scoring(score_lines)
+        except (RedlineError, OSError, ValueError) as exc:
+            _fail(str(exc))
+        sys.stdout.write("".join(f"{line}\t{score:.6f}\n" for line, score in scored))
+        return
+    if not articles:
+        _fail("give article files or folders (or - for stdin), or --score-lines FILE")
+    import json
+
+    from redline.io.formats import claim_lines
+    from redline.io.inputs import list_sources, read_source
+    from redline.pipeline import analyze as run_analysis
+
+    failures = 0
     try:
-        scored = run_scoring(score_lines)
-    except (RedlineError, OSError, ValueError) as exc:
+        sources = list_sources(articles)
+    except RedlineError as exc:
         _fail(str(exc))
-    sys.stdout.write("".join(f"{line}\t{score:.6f}\n" for line, score in scored))
+    for src in sources:
+        src = read_source(src)
+        try:
+            if src.error:
+                raise RedlineError(src.error)
+            # "actors" first so that sources resolve to actors; no technique decoding needed.
+            doc = run_analysis(src.text, id=src.id, meta={"path": src.path}, components=("actors", "claims"))
+        except RedlineError as exc:
+            failures += 1
+            typer.echo(f"redline: error: {exc}", err=True)
+            continue
+        if as_json:
+            out = {"id": doc.id, "path": src.path, "claims": [c.to_json() for c in doc.claims],
+                   "actors": {a.id: a.name for a in doc.actors}}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(f"== {doc.id}: {len(doc.claims)} claims\n" + "\n".join(claim_lines(doc)) + "\n\n")
+        sys.stdout.flush()
+    if failures:
+        raise typer.Exit(1)
 
 
 @app.command("train-roles", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -317,3 +317,22 @@ def test_help_texts_say_what_they_mean():
     r = redline("--help")
     line = next(ln for ln in r.stdout.decode().splitlines() if "--version" in ln)
     assert "<bool>" not in line and "BOOLEAN" not in line
+
+
+def test_claims_on_an_article(tmp_path):
+    article = tmp_path / "a1.txt"
+    article.write_text("Gen. Smith announced on Monday that 2,000 troops had been sent to the border in 2019. "
+                       "The weather was fine.\n", encoding="utf-8")
+    r = redline("claims", article)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert out.startswith("== a1:") and "2,000 troops" in out and "source: Gen. Smith" in out
+    r = redline("claims", "--json", article)
+    doc = json.loads(r.stdout)
+    claim = next(c for c in doc["claims"] if "2,000" in c["text"])
+    assert claim["attribution"]["cue"]["text"] == "announced"
+    assert doc["actors"][claim["source"]] == "Gen. Smith"
+    r = redline("claims")
+    assert r.returncode == 2 and b"--score-lines" in r.stderr
+    r = redline("claims", tmp_path / "missing.txt")
+    assert r.returncode == 1 and b"no such file" in r.stderr

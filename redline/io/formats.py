@@ -52,14 +52,22 @@ def to_text(docs: Iterable[Document]) -> str:
                          f"    \"{_clip(d.text[r.start:r.end], 80)}\"")
         if d.claims:
             lines.append("  claims")
-        for c in d.claims:
-            lines.append(f"    {c.checkworthiness:4.2f} {_clip(c.text, 100)}")
-            lines.append(f"         {claim_source(c, names)}")
-            if c.hedges:
-                lines.append("         markers: " + "; ".join(f"{h.kind or 'hedge'} \"{' '.join(h.text.split())}\""
-                                                           for h in c.hedges))
+        lines.extend(claim_lines(d))
         lines.append("")
     return "\n".join(lines)
+
+
+def claim_lines(doc: Document) -> list[str]:
+    """Each claim: check-worthiness and text, who vouches for it, its markers."""
+    names = {a.id: a.name for a in doc.actors}
+    lines = []
+    for c in doc.claims:
+        lines.append(f"    {c.checkworthiness:4.2f} {_clip(c.text, 100)}")
+        lines.append(f"         {claim_source(c, names)}")
+        if c.hedges:
+            lines.append("         markers: " + "; ".join(f"{h.kind or 'hedge'} \"{' '.join(h.text.split())}\""
+                                                       for h in c.hedges))
+    return lines
 
 
 def _clip(text: str, limit: int) -> str:
