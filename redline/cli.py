@@ -182,7 +182,8 @@ class _BatchOutput:
 
 @app.command()
 def analyze(
-    paths: List[str] = typer.Argument(..., help="Files, folders (every *.txt) or - for stdin."),
+    paths: List[str] = typer.Argument(..., help="Files (.txt, .html), folders (every *.txt, *.html), URLs, "
+                                                   "or - for stdin."),
     fmt: Fmt = typer.Option(Fmt.json, "-f", "--format", help="Output format."),
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
@@ -191,8 +192,13 @@ def analyze(
     components: Optional[str] = typer.Option(None, "--components",
                                              help="Comma-separated pipeline, e.g. 'lexicon' for the fast rules."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+    allow_private: bool = typer.Option(False, "--allow-private",
+                                       help="Let URLs reach private and local addresses (off: public ones only)."),
 ) -> None:
     """Find persuasion techniques (and actors, claims) in articles.
+
+    A URL is fetched with the server's safe fetcher and an HTML file reduced to its
+    article text (trafilatura); the title and URL go into the document's meta.
 
     jsonl, ptc and text output is written as each document is done; json and html are
     renamed into place at the end. SIGINT/SIGTERM stop the batch: every finished document
@@ -227,13 +233,13 @@ def analyze(
         iterator = tqdm(sources, desc="analyzing", unit="article")
     try:
         for src in iterator:
-            src = read_source(src)
+            src = read_source(src, allow_private)
             if src.error:
                 failures += 1
                 typer.echo(f"redline: error: {src.error}", err=True)
             else:
                 try:
-                    doc = run_analysis(src.text, id=src.id, meta={"path": src.path},
+                    doc = run_analysis(src.text, id=src.id, meta={"path": src.path, **src.meta},
                                        threshold=threshold, components=_components(components))
                 except RedlineError as exc:
                     failures += 1

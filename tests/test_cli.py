@@ -336,3 +336,23 @@ def test_claims_on_an_article(tmp_path):
     assert r.returncode == 2 and b"--score-lines" in r.stderr
     r = redline("claims", tmp_path / "missing.txt")
     assert r.returncode == 1 and b"no such file" in r.stderr
+
+
+def test_html_files_and_urls(tmp_path):
+    page = tmp_path / "story.html"
+    page.write_text("<html><head><title>Iran sends troops</title></head><body><nav>Home | World</nav><article>"
+                    "<h1>Iran sends troops</h1><p>The terrorist regime sent 2,000 fighters to Aleppo last year, "
+                    "officials said on Monday, and critics warned of more war.</p></article>"
+                    "<footer>Copyright Example News</footer></body></html>", encoding="utf-8")
+    (tmp_path / "plain.txt").write_text("They are traitors! Never forget it.\n", encoding="utf-8")
+    r = redline("analyze", page, "-f", "jsonl", *FAST)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["id"] == "story" and any(s["text"] == "terrorist" for s in doc["techniques"])
+    assert b"<p>" not in r.stdout and b"Copyright" not in r.stdout and b"terrorist" in r.stdout
+    r = redline("analyze", tmp_path, "-f", "ptc", *FAST)  # a folder: both the .txt and the .html
+    assert {line.split("\t")[0] for line in r.stdout.decode().splitlines()} == {"plain", "story"}
+    # URLs go through the safe fetcher: a loopback address is refused without --allow-private,
+    # and nothing is sent anywhere.
+    r = redline("analyze", "http://127.0.0.1:9/article", *FAST)
+    assert r.returncode == 1 and b"not a public address" in r.stderr and b"--allow-private" in r.stderr

@@ -251,7 +251,7 @@ def check_url(url: str, allow_private: bool = False) -> tuple[str, str, int, str
         for ip in addrs:
             why = address_problem(ip)
             if why:
-                raise InputError(f"refusing to fetch {host}: {why}, and this server only fetches public addresses")
+                raise InputError(f"refusing to fetch {host}: {why}, and redline fetches only public addresses (--allow-private to change that)")
     return scheme, host, port, addrs[0]
 
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import select
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -154,9 +155,28 @@ class Source:
     """One input article, or the reason it could not be read."""
 
     id: str
-    path: str
+    path: str  # as given: a file path, "-" for stdin, or a URL
     text: str | None = None
     error: str | None = None
+    meta: dict = field(default_factory=dict)  # what the input says of itself: title, url
+
+
+HTML_SUFFIXES = (".html", ".htm")
+ARTICLE_SUFFIXES = (".txt",) + HTML_SUFFIXES
+
+
+def is_url(arg: str) -> bool:
+    return arg.lower().startswith(("http://", "https://"))
+
+
+def _url_id(url: str) -> str:
+    """A readable id for a URL: its last path segment, else its host."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    last = [p for p in parts.path.split("/") if p]
+    name = re.sub(r"\.(html?|php|aspx?)$", "", last[-1], flags=re.I) if last else parts.hostname or "url"
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "url"
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
@@ -232,19 +252,24 @@ def list_sources(args: list[str]) -> list[Source]:
         if arg == "-":
             out.append(Source("stdin", "-"))
             continue
+        if is_url(arg):
+            out.append(Source(_url_id(arg), arg))
+            continue
         path = Path(arg)
         if path.is_dir():
-            files = sorted(p for p in path.glob("*.txt") if p.is_file())
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in ARTICLE_SUFFIXES and p.is_file())
             if not files:
-                out.append(Source(path.name, str(path), error=f"{path}: folder has no *.txt files"))
+                out.append(Source(path.name, str(path), error=f"{path}: folder has no *.txt or *.html files"))
             out.extend(Source(article_id_from_path(f), str(f)) for f in files)
         else:
             out.append(Source(article_id_from_path(path), str(path)))
     return out
 
 
-def read_source(source: Source) -> Source:
-    """The same Source with its text read (bounded), or with the reason it could not be."""
+def read_source(source: Source, allow_private: bool = False) -> Source:
+    """The same Source with its text read (bounded), or with the reason it could not be.
+    A URL is fetched with the server's safe fetcher (public addresses only unless
+    `allow_private`); an .html/.htm file is reduced to its article text by trafilatura."""
     if source.error or source.text is not None:
         return source
     if source.path == "-":
@@ -252,6 +277,15 @@ def read_source(source: Source) -> Source:
             return Source(source.id, "-", read_stdin())
         except InputError as exc:
             return Source(source.id, "-", error=str(exc))
+    if is_url(source.path):
+        from redline.io.fetch import fetch
+
+        try:
+            got = fetch(source.path, allow_private)
+        except InputError as exc:
+            return Source(source.id, source.path, error=str(exc))
+        meta = {"url": got.final_url} | ({"title": got.title} if got.title else {})
+        return Source(source.id, source.path, got.text, meta=meta)
     return _source_for(Path(source.path))
 
 
@@ -266,7 +300,13 @@ def _source_for(path: Path) -> Source:
     try:
         if not path.exists() and not path.is_symlink():
             raise InputError(f"{path}: no such file")
-        return Source(aid, str(path), read_path(path))
+        text = read_path(path)
+        if path.suffix.lower() in HTML_SUFFIXES:
+            from redline.io.fetch import html_to_text
+
+            text, title = html_to_text(text, str(path))
+            return Source(aid, str(path), text, meta={"title": title} if title else {})
+        return Source(aid, str(path), text)
     except InputError as exc:
         return Source(aid, str(path), error=str(exc))
     except OSError as exc:
