@@ -508,6 +508,34 @@ def techniques(as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo(f"{label:<40} {info.family:<22} {info.definition}")
 
 
+@app.command()
+def info(
+    as_json: bool = typer.Option(False, "--json", help="The full details as JSON."),
+    components: Optional[str] = typer.Option(None, "--components", help="Comma-separated pipeline (default: all)."),
+) -> None:
+    """The models behind each component: names, settings, validation figures (what a
+    JSONL record's short `model` reference stands for)."""
+    from redline import __version__
+    from redline.doc import Document
+    from redline.io.formats import SCHEMA_VERSION
+    from redline.pipeline import DEFAULT_COMPONENTS, Pipeline
+
+    try:
+        pipe = Pipeline.from_names(_components(components) or DEFAULT_COMPONENTS)
+        # Components describe their models as they run: run them once on a line of text.
+        model = pipe(Document(id="info", text="redline reads this sentence to describe its models.")).model
+    except RedlineError as exc:
+        _fail(str(exc))
+    details = {"redline": __version__, "schema_version": SCHEMA_VERSION, "model": model}
+    if as_json:
+        typer.echo(json.dumps(details, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"redline {__version__}; components: {', '.join(model.get('components', []))}")
+    for name, part in model.items():
+        if isinstance(part, dict):
+            typer.echo(f"  {name}: {part.get('name', '')}")
+
+
 def run() -> None:  # console-script entry point
     try:
         app()

@@ -356,3 +356,15 @@ def test_html_files_and_urls(tmp_path):
     # and nothing is sent anywhere.
     r = redline("analyze", "http://127.0.0.1:9/article", *FAST)
     assert r.returncode == 1 and b"not a public address" in r.stderr and b"--allow-private" in r.stderr
+
+
+def test_jsonl_records_carry_where_they_came_from_and_a_short_model_reference(tmp_path):
+    (tmp_path / "a1.txt").write_text("They are traitors! Never forget it.\n", encoding="utf-8")
+    r = redline("analyze", tmp_path / "a1.txt", "-f", "jsonl", *FAST)
+    rec = json.loads(r.stdout)
+    assert list(rec)[:4] == ["schema_version", "id", "path", "meta"]
+    assert rec["id"] == "a1" and rec["path"] == str(tmp_path / "a1.txt") and rec["meta"] == {}
+    assert len(json.dumps(rec["model"])) < 200 and rec["model"]["components"] == ["lexicon"]
+    r = redline("info", "--json", "--components", "lexicon")
+    info = json.loads(r.stdout)
+    assert info["schema_version"] == rec["schema_version"] and "lexicon" in info["model"]

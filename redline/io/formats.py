@@ -17,8 +17,33 @@ def to_json(docs: list[Document]) -> str:
     return json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False, indent=2) + "\n"
 
 
+# A JSONL record's layout; bump when a field changes meaning.
+SCHEMA_VERSION = 2
+
+
+def model_reference(model: dict[str, Any]) -> dict[str, Any]:
+    """Which models made a record, in under 200 bytes: repeated on every line of a corpus,
+    the full details (2.6 KB) would be 15% of the file. `redline info --json` prints them."""
+    from redline import __version__
+
+    tagger = model.get("tagger") or {}
+    return {"redline": __version__, "components": list(model.get("components", [])),
+            "technique_model": tagger.get("name"), "precision": tagger.get("precision"),
+            "threshold": tagger.get("threshold")}
+
+
+def jsonl_record(doc: Document) -> dict[str, Any]:
+    """One line of `-f jsonl`: the document's JSON with where it came from first (id, path
+    as given, the rest of its meta) and a short model reference instead of the full one."""
+    rec = doc.to_json()
+    meta = {k: v for k, v in doc.meta.items() if k != "path"}
+    head = {"schema_version": SCHEMA_VERSION, "id": rec.pop("id"), "path": doc.meta.get("path"), "meta": meta}
+    rec["model"] = model_reference(doc.model)
+    return head | rec
+
+
 def to_jsonl(docs: Iterable[Document]) -> str:
-    return "".join(json.dumps(d.to_json(), ensure_ascii=False) + "\n" for d in docs)
+    return "".join(json.dumps(jsonl_record(d), ensure_ascii=False) + "\n" for d in docs)
 
 
 def to_ptc(docs: Iterable[Document]) -> str:
