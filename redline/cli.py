@@ -180,6 +180,27 @@ class _BatchOutput:
             raise RedlineError(f"{self.out}: cannot write ({exc.strerror})") from None
 
 
+class _ProgressLines:
+    """Progress as plain lines on stderr, at most one every `every_s` seconds and at the
+    end: a bar's carriage returns make a mess of a log file."""
+
+    def __init__(self, total: int, every_s: float = 10.0):
+        import time
+
+        self.total, self.every_s, self._clock = total, every_s, time.monotonic
+        self.start = self.last = self._clock()
+
+    def __call__(self, done: int, failed: int) -> None:
+        now = self._clock()
+        if now - self.last < self.every_s and done < self.total:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        typer.echo(f"redline: {done}/{self.total} inputs ({failed} failed), {rate:.2f}/s, "
+                   f"about {eta:.0f} s left", err=True)
+
+
 @app.command()
 def analyze(
     paths: List[str] = typer.Argument(..., help="Files (.txt, .html), folders (every *.txt, *.html), URLs, "
@@ -227,6 +248,8 @@ def analyze(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     failures = done = 0
     show_bar = not quiet and len(sources) > 1 and sys.stderr.isatty()
+    # Not on a terminal (a log file, a pipe, a batch job): plain progress lines instead of a bar.
+    log_progress = _ProgressLines(len(sources)) if not quiet and len(sources) > 1 and not show_bar else None
     iterator = sources
     if show_bar:
         from tqdm import tqdm
@@ -253,6 +276,8 @@ def analyze(
                     finally:
                         state["writing"] = False
             done += 1
+            if log_progress:
+                log_progress(done, failures)
             if state["signal"] is not None:
                 raise _Interrupted(state["signal"])
     except _Interrupted as exc:

@@ -368,3 +368,13 @@ def test_jsonl_records_carry_where_they_came_from_and_a_short_model_reference(tm
     r = redline("info", "--json", "--components", "lexicon")
     info = json.loads(r.stdout)
     assert info["schema_version"] == rec["schema_version"] and "lexicon" in info["model"]
+
+
+def test_progress_lines_when_not_on_a_terminal(tmp_path):
+    for i in range(3):
+        (tmp_path / f"a{i}.txt").write_text(f"They are traitors number {i}! Never forget it.\n", encoding="utf-8")
+    r = redline("analyze", tmp_path, "-f", "ptc", "-o", tmp_path / "out.labels", *FAST)  # stderr is a pipe here
+    assert r.returncode == 0
+    assert b"redline: 3/3 inputs (0 failed)" in r.stderr and b"\r" not in r.stderr
+    r = redline("analyze", tmp_path, "-f", "ptc", "-o", tmp_path / "out2.labels", "-q", *FAST)
+    assert b"inputs (" not in r.stderr
