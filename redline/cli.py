@@ -180,6 +180,16 @@ class _BatchOutput:
             raise RedlineError(f"{self.out}: cannot write ({exc.strerror})") from None
 
 
+def _language_warning(text: str, lang: Optional[str]) -> Optional[str]:
+    """Why the models may not read this text: it is not English (declared or by the look of it)."""
+    if lang is None:
+        from redline.io.language import not_english_warning
+        return not_english_warning(text)
+    if lang.lower() not in ("en", "eng", "english"):
+        return f"the text is {lang}, and redline's models read English only: its findings will be unreliable"
+    return None
+
+
 class _ProgressLines:
     """Progress as plain lines on stderr, at most one every `every_s` seconds and at the
     end: a bar's carriage returns make a mess of a log file."""
@@ -215,6 +225,9 @@ def analyze(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
     allow_private: bool = typer.Option(False, "--allow-private",
                                        help="Let URLs reach private and local addresses (off: public ones only)."),
+    lang: Optional[str] = typer.Option(None, "--lang",
+                                       help="The texts' language, if you know it ('en' skips the check that warns "
+                                            "about texts that do not look English)."),
 ) -> None:
     """Find persuasion techniques (and actors, claims) in articles.
 
@@ -261,6 +274,9 @@ def analyze(
                 failures += 1
                 typer.echo(f"redline: error: {src.error}", err=True)
             else:
+                warning = _language_warning(src.text, lang)
+                if warning:
+                    typer.echo(f"redline: warning: {src.path}: {warning}", err=True)
                 try:
                     doc = run_analysis(src.text, id=src.id, meta={"path": src.path, **src.meta},
                                        threshold=threshold, components=_components(components))

@@ -378,3 +378,27 @@ def test_progress_lines_when_not_on_a_terminal(tmp_path):
     assert b"redline: 3/3 inputs (0 failed)" in r.stderr and b"\r" not in r.stderr
     r = redline("analyze", tmp_path, "-f", "ptc", "-o", tmp_path / "out2.labels", "-q", *FAST)
     assert b"inputs (" not in r.stderr
+
+
+def test_a_text_that_is_not_english_gets_a_warning(tmp_path):
+    fr = tmp_path / "fr.txt"
+    fr.write_text("Le gouvernement a annoncé hier que les troupes seraient retirées de la région avant la fin de "
+                  "l'année, selon un communiqué publié par le ministère de la Défense à Paris. Les syndicats ont "
+                  "critiqué la décision.\n", encoding="utf-8")
+    r = redline("analyze", fr, "-f", "ptc", *FAST)
+    assert r.returncode == 0 and b"does not look English" in r.stderr
+    assert b"does not look English" not in redline("analyze", fr, "-f", "ptc", "--lang", "en", *FAST).stderr
+    assert b"English only" in redline("analyze", fr, "-f", "ptc", "--lang", "fr", *FAST).stderr
+    en = tmp_path / "en.txt"
+    en.write_text("The government announced yesterday that the troops would be withdrawn from the region before "
+                  "the end of the year, according to a statement from the defence ministry.\n", encoding="utf-8")
+    assert b"warning" not in redline("analyze", en, "-f", "ptc", *FAST).stderr
+
+
+def test_the_founding_op_ed_looks_english():
+    from redline.io.language import MIN_SHARE, english_share
+
+    from conftest import EXAMPLE
+    if not EXAMPLE.exists():
+        pytest.skip("founding example not found in ../shared/examples")
+    assert english_share(EXAMPLE.read_text(encoding="utf-8"))[0] > MIN_SHARE * 2
