@@ -180,6 +180,19 @@ class _BatchOutput:
             raise RedlineError(f"{self.out}: cannot write ({exc.strerror})") from None
 
 
+def _parse_meta(pairs: list[str]) -> dict[str, str]:
+    """--meta key=value pairs as a dict; a pair without '=' or with an empty key is an error."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise RedlineError(f"--meta {pair!r}: write key=value")
+        if key.strip() == "path":
+            raise RedlineError("--meta path=...: 'path' is where each document came from; choose another key")
+        out[key.strip()] = value
+    return out
+
+
 def _language_warning(text: str, lang: Optional[str]) -> Optional[str]:
     """Why the models may not read this text: it is not English (declared or by the look of it)."""
     if lang is None:
@@ -225,6 +238,8 @@ def analyze(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
     allow_private: bool = typer.Option(False, "--allow-private",
                                        help="Let URLs reach private and local addresses (off: public ones only)."),
+    meta: Optional[List[str]] = typer.Option(None, "--meta", help="key=value added to every document's meta "
+                                                                 "(repeat for more), e.g. --meta source=bbc"),
     lang: Optional[str] = typer.Option(None, "--lang",
                                        help="The texts' language, if you know it ('en' skips the check that warns "
                                             "about texts that do not look English)."),
@@ -244,6 +259,7 @@ def analyze(
     from redline.pipeline import analyze as run_analysis
 
     try:
+        extra_meta = _parse_meta(meta or [])
         sources = list_sources(paths)
         output = _BatchOutput(out, fmt.value)
         output.open()
@@ -278,7 +294,7 @@ def analyze(
                 if warning:
                     typer.echo(f"redline: warning: {src.path}: {warning}", err=True)
                 try:
-                    doc = run_analysis(src.text, id=src.id, meta={"path": src.path, **src.meta},
+                    doc = run_analysis(src.text, id=src.id, meta={"path": src.path, **src.meta, **extra_meta},
                                        threshold=threshold, components=_components(components))
                 except RedlineError as exc:
                     failures += 1

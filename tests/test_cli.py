@@ -402,3 +402,14 @@ def test_the_founding_op_ed_looks_english():
     if not EXAMPLE.exists():
         pytest.skip("founding example not found in ../shared/examples")
     assert english_share(EXAMPLE.read_text(encoding="utf-8"))[0] > MIN_SHARE * 2
+
+
+def test_meta_from_the_command_line(tmp_path):
+    f = tmp_path / "a1.txt"
+    f.write_text("They are traitors! Never forget it.\n", encoding="utf-8")
+    rec = json.loads(redline("analyze", f, "-f", "jsonl", "--meta", "source=bbc", "--meta", "date=2026-12-01",
+                             *FAST).stdout)
+    assert rec["meta"] == {"source": "bbc", "date": "2026-12-01"}
+    for bad in ("nope", "=x", "path=/x"):
+        r = redline("analyze", f, "-f", "jsonl", "--meta", bad, *FAST)
+        assert r.returncode == 2 and b"--meta" in r.stderr and not r.stdout
