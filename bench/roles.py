@@ -27,17 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-MAIN = ["Protagonist", "Antagonist", "Innocent"]
-
-
 def macro_f1(gold: list[str], pred: list[str]) -> float:
-    f1s = []
-    for c in MAIN:
-        tp = sum(g == c and p == c for g, p in zip(gold, pred))
-        fp = sum(g != c and p == c for g, p in zip(gold, pred))
-        fn = sum(g == c and p != c for g, p in zip(gold, pred))
-        f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
-    return sum(f1s) / len(f1s)
+    """Macro-F1 over the three main roles (the training script's, on role names)."""
+    import numpy as np
+
+    from redline.models.portrayal import MAIN_ROLES
+    from redline.training.roles import macro_f1 as macro_f1_ids
+
+    ids = {r: i for i, r in enumerate(MAIN_ROLES)}
+    return macro_f1_ids(np.array([ids[x] for x in gold]), np.array([ids[x] for x in pred]), len(MAIN_ROLES))
 
 
 def main() -> int:
