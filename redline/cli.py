@@ -593,6 +593,11 @@ def info(
             typer.echo(f"  {name}: {part.get('name', '')}")
 
 
+from redline.corpus.cli import corpus_app  # noqa: E402  (its commands import their work lazily)
+
+app.add_typer(corpus_app, name="corpus")
+
+
 def run() -> None:  # console-script entry point
     try:
         app()

@@ -1,0 +1,317 @@
+"""The corpus store: one DuckDB file holding articles and everything redline found in them.
+
+Tables (the column names are fixed: `redline corpus stats`, `corpus report` and the web
+app read them; columns may be added, never renamed):
+
+* ``documents``: one row per distinct text. ``doc_id`` is the first 16 hex digits of the
+  SHA-256 of the text (UTF-8), so the same article ingested twice is stored once.
+  ``article_key`` names the article across versions (its given id or URL, else the file's
+  id, else ``doc_id``); a known key with another text is a new ``version`` whose
+  ``previous_doc_id`` points at the one it follows. Each row records the model, version,
+  precision, threshold and components that made it, and the ``run_id`` that stored it.
+* ``spans`` (technique spans), ``actors`` (with their portrayal and ``actor_key``),
+  ``mentions``, ``relations``, ``claims``, ``targets`` (which actor a technique span is
+  aimed at): child rows keyed by ``doc_id`` and a position within the document.
+* ``errors``: what could not be ingested, with the reason; ``runs``: each ingest's
+  command, model and start/end times (the only timestamps in the store, which is why
+  ``export`` leaves them out unless asked).
+
+``actor_key`` is how actors are counted across articles (see `actor_key`): the actor's
+name, lower-cased, accents and a leading "the" removed, runs of other characters made
+one "-", then "|" and its type: "The Kremlin" [ORG] -> ``kremlin|ORG``. The actors step
+already names capitals and seats of power as their country's government ("Tehran" is an
+actor named "Iran"), so those merge too.
+
+One process writes (DuckDB allows one writer per file); readers open the file with
+``duckdb.connect(path, read_only=True)`` or ``Store(path, read_only=True)``. Every
+`add_documents` call is one transaction: a batch is stored whole or not at all, which is
+what makes an ingest killed at any moment resumable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterable
+
+from redline.doc import Document
+from redline.errors import InputError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id VARCHAR PRIMARY KEY,
+    article_key VARCHAR,
+    version INTEGER,
+    previous_doc_id VARCHAR,
+    url VARCHAR, source VARCHAR, title VARCHAR,
+    date DATE,
+    month VARCHAR,
+    path VARCHAR,
+    text VARCHAR,
+    n_chars INTEGER, n_words INTEGER,
+    meta JSON,
+    run_id VARCHAR,
+    model VARCHAR, model_version VARCHAR, precision VARCHAR, threshold DOUBLE, components VARCHAR
+);
+CREATE TABLE IF NOT EXISTS spans (
+    doc_id VARCHAR, span_id INTEGER, start INTEGER, "end" INTEGER,
+    technique VARCHAR, family VARCHAR, text VARCHAR, score DOUBLE
+);
+CREATE TABLE IF NOT EXISTS actors (
+    doc_id VARCHAR, actor_id VARCHAR, name VARCHAR, type VARCHAR, actor_key VARCHAR,
+    role_main VARCHAR, role_guess VARCHAR, role_fine VARCHAR, role_score DOUBLE, n_mentions INTEGER
+);
+CREATE TABLE IF NOT EXISTS mentions (
+    doc_id VARCHAR, actor_id VARCHAR, mention_id INTEGER, start INTEGER, "end" INTEGER, text VARCHAR
+);
+CREATE TABLE IF NOT EXISTS relations (
+    doc_id VARCHAR, relation_id INTEGER, subject_actor VARCHAR, predicate VARCHAR, kind VARCHAR,
+    object_actor VARCHAR, start INTEGER, "end" INTEGER, text VARCHAR
+);
+CREATE TABLE IF NOT EXISTS claims (
+    doc_id VARCHAR, claim_id INTEGER, start INTEGER, "end" INTEGER, text VARCHAR, source VARCHAR,
+    source_actor_key VARCHAR, checkworthiness DOUBLE, hedged BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS targets (doc_id VARCHAR, span_id INTEGER, actor_id VARCHAR);
+CREATE TABLE IF NOT EXISTS errors (run_id VARCHAR, source_ref VARCHAR, reason VARCHAR, "at" TIMESTAMP);
+CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR, started TIMESTAMP, finished TIMESTAMP, command JSON, model JSON);
+CREATE TABLE IF NOT EXISTS store_info (key VARCHAR PRIMARY KEY, value VARCHAR);
+"""
+
+# The child tables, in export order, with the columns that order their rows.
+CHILD_TABLES = {
+    "spans": ("doc_id", "span_id"),
+    "actors": ("doc_id", "actor_id"),
+    "mentions": ("doc_id", "actor_id", "mention_id"),
+    "relations": ("doc_id", "relation_id"),
+    "claims": ("doc_id", "claim_id"),
+    "targets": ("doc_id", "span_id", "actor_id"),
+}
+
+# documents' metadata columns that come from a document's meta (the rest stays in `meta`).
+META_COLUMNS = ("url", "source", "title", "date", "path")
+
+
+def doc_id_for(text: str) -> str:
+    """The content id: the first 16 hex digits of the text's SHA-256 (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def actor_key(name: str, type_: str) -> str:
+    """The key that joins one actor across articles (module doc): 'kremlin|ORG'."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"^the\s+", "", text.strip())
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-") or name.strip().lower()
+    return f"{text}|{type_}"
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """A date from metadata: a date, or a string starting 'YYYY-MM-DD' (ISO dates and
+    timestamps); None for nothing. Anything else is an InputError naming the value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    match = re.match(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T ])", text)
+    if match:
+        try:
+            return dt.date(*(int(g) for g in match.groups()))
+        except ValueError:
+            pass
+    raise InputError(f"bad date {text[:40]!r}: expected YYYY-MM-DD")
+
+
+def _utcnow() -> dt.datetime:
+    """Timestamps in the store are UTC, without a zone (TIMESTAMP)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _role_fields(actor) -> tuple:
+    role = actor.role
+    if role is None:
+        return None, None, None, None
+    return role.main, role.guess or None, ",".join(role.fine) or None, float(role.score)
+
+
+def model_fields(doc: Document) -> dict[str, Any]:
+    """Which model made a document's rows: technique model (or the rule component that
+    found the spans), its version, precision, threshold, and the components run."""
+    from redline import __version__
+
+    model = doc.model or {}
+    tagger = model.get("tagger") or {}
+    components = list(model.get("components") or [])
+    if tagger:
+        name = tagger.get("name")
+    else:
+        first = next((model[c] for c in components if isinstance(model.get(c), dict)), {})
+        name = first.get("name") if first else None
+    threshold = tagger.get("threshold")
+    return {"model": name, "model_version": f"redline {__version__}", "precision": tagger.get("precision"),
+            "threshold": float(threshold) if threshold is not None else None,
+            "components": ",".join(components)}
+
+
+def _doc_row(doc: Document, doc_id: str) -> dict[str, Any]:
+    meta = dict(doc.meta)
+    date = parse_date(meta.get("date"))
+    row = {
+        "doc_id": doc_id,
+        "url": meta.get("url"), "source": meta.get("source"), "title": meta.get("title"),
+        "date": date, "month": date.strftime("%Y-%m") if date else None, "path": meta.get("path"),
+        "text": doc.text, "n_chars": len(doc.text), "n_words": len(doc.text.split()),
+        "meta": json.dumps({k: v for k, v in meta.items() if k not in META_COLUMNS},
+                           ensure_ascii=False, sort_keys=True, default=str),
+    }
+    return row | model_fields(doc)
+
+
+def child_rows(doc: Document, doc_id: str) -> dict[str, list[tuple]]:
+    """A document's annotations as rows of the child tables (CHILD_TABLES)."""
+    from redline.taxonomy import technique_info
+
+    keys = {a.id: actor_key(a.name, a.type) for a in doc.actors}
+    rows: dict[str, list[tuple]] = {name: [] for name in CHILD_TABLES}
+    for i, s in enumerate(doc.spans):
+        rows["spans"].append((doc_id, i, s.start, s.end, s.technique, technique_info(s.technique).family,
+                              s.text, float(s.score)))
+    for a in doc.actors:
+        rows["actors"].append((doc_id, a.id, a.name, a.type, keys[a.id], *_role_fields(a), len(a.mentions)))
+        for j, m in enumerate(a.mentions):
+            rows["mentions"].append((doc_id, a.id, j, m.start, m.end, m.text))
+        for span_index in sorted(set(a.techniques)):
+            rows["targets"].append((doc_id, span_index, a.id))
+    for i, r in enumerate(doc.relations):
+        rows["relations"].append((doc_id, i, r.subject, r.action, r.type, r.object, r.start, r.end,
+                                  doc.text[r.start:r.end]))
+    for i, c in enumerate(doc.claims):
+        source_key = keys.get(c.source) if c.source and c.source != "author" else None
+        hedged = any(h.kind in ("", "hedge") for h in c.hedges)
+        rows["claims"].append((doc_id, i, c.start, c.end, c.text, c.source, source_key,
+                               float(c.checkworthiness), hedged))
+    return rows
+
+
+class Store:
+    """A corpus store file (module doc). Use as a context manager:
+
+        with Store("corpus.duckdb") as store:
+            store.add_documents(docs, run_id)
+    """
+
+    def __init__(self, path: str | Path, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        self._con = None
+
+    def connect(self):
+        """The DuckDB connection (opened, and the schema made, on first use)."""
+        if self._con is None:
+            import duckdb
+
+            if self.read_only and not self.path.exists():
+                raise InputError(f"{self.path}: no such store")
+            try:
+                self._con = duckdb.connect(str(self.path), read_only=self.read_only)
+            except duckdb.IOException as exc:
+                raise InputError(f"{self.path}: cannot open the store ({exc}); is another ingest writing it?") from None
+            except duckdb.Error as exc:
+                raise InputError(f"{self.path}: not a DuckDB store ({exc})") from None
+            if not self.read_only:
+                self._con.execute(SCHEMA)
+                self._con.execute("INSERT OR IGNORE INTO store_info VALUES ('schema_version', ?)",
+                                  [str(SCHEMA_VERSION)])
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> "Store":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def known(self, doc_ids: Iterable[str]) -> set[str]:
+        """Which of these content ids are stored already."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return set()
+        rows = self.connect().execute("SELECT doc_id FROM documents WHERE doc_id IN (SELECT unnest(?))",
+                                      [ids]).fetchall()
+        return {r[0] for r in rows}
+
+    def add_documents(self, docs: Iterable[Document], run_id: str | None = None,
+                      errors: Iterable[tuple[str, str]] = ()) -> int:
+        """Store analysed documents (and the batch's error rows) in one transaction.
+
+        Each document's `meta` gives its metadata (url, source, title, date, path, the rest
+        kept as JSON) and `meta["article_key"]`, if set, the key its versions share. A text
+        already stored is skipped; a known key with a new text becomes the next version.
+        Returns how many documents were added.
+        """
+        con = self.connect()
+        added = 0
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for doc in docs:
+                added += self._add_one(con, doc, run_id)
+            for source_ref, reason in errors:
+                self._insert_error(con, run_id, source_ref, reason)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return added
+
+    def _add_one(self, con, doc: Document, run_id: str | None) -> int:
+        doc_id = doc_id_for(doc.text)
+        if con.execute("SELECT 1 FROM documents WHERE doc_id = ?", [doc_id]).fetchone():
+            return 0
+        meta = dict(doc.meta)
+        key = meta.pop("article_key", None) or meta.get("url") or doc_id
+        row = _doc_row(Document(doc.id, doc.text, meta, model=doc.model), doc_id)
+        latest = con.execute("SELECT version, doc_id FROM documents WHERE article_key = ? "
+                             "ORDER BY version DESC LIMIT 1", [key]).fetchone()
+        row |= {"article_key": key, "version": latest[0] + 1 if latest else 1,
+                "previous_doc_id": latest[1] if latest else None, "run_id": run_id}
+        cols = list(row)
+        con.execute(f"INSERT INTO documents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [row[c] for c in cols])
+        for table, rows in child_rows(doc, doc_id).items():
+            if rows:
+                con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        return 1
+
+    @staticmethod
+    def _insert_error(con, run_id: str | None, source_ref: str, reason: str) -> None:
+        con.execute("INSERT INTO errors VALUES (?, ?, ?, ?)", [run_id, source_ref, reason, _utcnow()])
+
+    def add_error(self, run_id: str | None, source_ref: str, reason: str) -> None:
+        """Record a source that could not be ingested, and why (its own transaction)."""
+        self._insert_error(self.connect(), run_id, source_ref, reason)
+
+    def start_run(self, run_id: str, command: dict[str, Any], model: dict[str, Any]) -> None:
+        self.connect().execute("INSERT INTO runs VALUES (?, ?, NULL, ?, ?)",
+                               [run_id, _utcnow(), json.dumps(command, default=str), json.dumps(model, default=str)])
+
+    def finish_run(self, run_id: str) -> None:
+        self.connect().execute("UPDATE runs SET finished = ? WHERE run_id = ?", [_utcnow(), run_id])
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, for summaries."""
+        con = self.connect()
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("documents", *CHILD_TABLES, "errors", "runs")}
