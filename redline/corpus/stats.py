@@ -1,0 +1,568 @@
+"""Corpus statistics with article-level bootstrap intervals (`redline corpus stats`).
+
+Reads a redline store (DuckDB, read-only) and sums up, per group of articles (by source,
+month, any other column of `documents` or any key of its `meta`):
+
+* articles, words;
+* techniques per 1,000 words and the share of articles using each technique and family;
+* the share of the text covered by technique spans;
+* the top actors, with how the articles portray them (share Protagonist / Antagonist /
+  Innocent / unclear among the articles that name them);
+* the most-attacked actors: technique spans aimed at them (the `targets` table);
+* the share of claims that rest on no source but the author.
+
+Every rate is a ratio of sums over articles (e.g. spans / words) and comes with a 95%
+**percentile interval from an article-level bootstrap**: the group's articles are resampled
+with replacement `resamples` times, each resample's ratio is recomputed, and the 2.5th and
+97.5th percentiles are the interval. Resampling whole articles (not spans) respects that
+spans, actors and claims of one article are not independent. The resampling is vectorised:
+each block of resamples is a matrix of article weights (how often each article was drawn),
+and every numerator and denominator is one matrix product with it. The generator is seeded
+per group from `seed` and the group's key, so a group's interval does not change when other
+groups are filtered in or out. Groups with fewer than `min_articles` articles are kept and
+marked `small`: their intervals are wide and honest, but few readers expect that.
+
+Only the latest version of each article counts (a document that a newer version names as
+its `previous_doc_id` is left out).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from redline.errors import InputError
+
+ROLES = ("Protagonist", "Antagonist", "Innocent", "unclear")
+NONE_GROUP = "(none)"  # the group of articles without a value for a grouping column
+# Columns of `documents` that make no sense as groups (one value per article, or the text).
+_NOT_GROUPS = {"doc_id", "text", "meta", "path", "url", "title", "previous_doc_id", "article_key",
+               "n_chars", "n_words"}
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles and techniques count. Dates are inclusive; empty tuples mean all."""
+
+    sources: tuple[str, ...] = ()
+    since: dt.date | None = None
+    until: dt.date | None = None
+    techniques: tuple[str, ...] = ()  # PTC labels (resolved by `resolve_techniques`)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sources": list(self.sources), "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None, "techniques": list(self.techniques)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the statistics are computed (printed with them, so a figure can be reproduced)."""
+
+    resamples: int = 1000
+    seed: int = 0
+    confidence: float = 0.95
+    min_articles: int = 5
+    top_actors: int = 10
+
+    def to_json(self) -> dict[str, Any]:
+        return {"resamples": self.resamples, "seed": self.seed, "confidence": self.confidence,
+                "min_articles": self.min_articles, "top_actors": self.top_actors,
+                "interval": "percentile, article-level bootstrap"}
+
+
+# --- parsing what a user typed --------------------------------------------------------
+def parse_date(value: str | None, what: str) -> dt.date | None:
+    """'2018-05-01', '2018-05' (its first day) or '2018' (1 January); None stays None."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y-%m", "%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise InputError(f"{what}: {text!r} is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)")
+
+
+def parse_until(value: str | None) -> dt.date | None:
+    """Like parse_date, but 'YYYY-MM' and 'YYYY' mean the last day of that month or year."""
+    date = parse_date(value, "--until")
+    if date is None:
+        return None
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}", text):
+        return dt.date(date.year, 12, 31)
+    if re.fullmatch(r"\d{4}-\d{1,2}", text):
+        following = dt.date(date.year + (date.month == 12), date.month % 12 + 1, 1)
+        return following - dt.timedelta(days=1)
+    return date
+
+
+def resolve_techniques(names: Iterable[str]) -> tuple[str, ...]:
+    """PTC labels for technique labels, readable names or family names (case-insensitive)."""
+    from redline import taxonomy
+
+    wanted = [n.strip() for name in names for n in str(name).split(";") if n.strip()]
+    if not wanted:
+        return ()
+    by_key: dict[str, list[str]] = {}
+    for label in taxonomy.PTC_TECHNIQUES:
+        info = taxonomy.technique_info(label)
+        for key in (label, info.name):
+            by_key.setdefault(key.lower(), []).append(label)
+        by_key.setdefault(info.family.lower(), []).append(label)
+    out: list[str] = []
+    for name in wanted:
+        labels = by_key.get(name.lower())
+        if not labels:
+            raise InputError(f"--technique: unknown technique {name!r}; `redline techniques` lists them "
+                             f"(a label, its name or a family: {', '.join(taxonomy.FAMILIES)})")
+        out.extend(label for label in labels if label not in out)
+    return tuple(out)
+
+
+# --- reading the store ------------------------------------------------------------------
+@dataclass
+class _Articles:
+    """The articles that count, one row each, and what the statistics need from them."""
+
+    doc_ids: np.ndarray  # sorted, so rows are found with searchsorted
+    groups: list[tuple[str, ...]]
+    words: np.ndarray
+    chars: np.ndarray
+    covered: np.ndarray  # characters inside at least one technique span
+    techniques: list[str]
+    tech_counts: np.ndarray  # (articles, techniques)
+    families: list[str]
+    family_counts: np.ndarray  # (articles, families)
+    claims: np.ndarray
+    author_claims: np.ndarray
+    actor_keys: list[str] = field(default_factory=list)
+    actor_names: dict[str, str] = field(default_factory=dict)
+    actor_types: dict[str, str] = field(default_factory=dict)
+    # one row per (article, actor_key): article row, actor column, role index (ROLES)
+    actor_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    actor_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    actor_roles: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    # one row per (article, attacked actor_key): spans aimed at it in that article
+    target_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    target_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    target_spans: np.ndarray = field(default_factory=lambda: np.zeros(0, float))
+
+
+def document_columns(con) -> list[str]:
+    return [row[0] for row in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'documents' "
+        "ORDER BY ordinal_position").fetchall()]
+
+
+def _group_expression(column: str, columns: list[str], params: list) -> str:
+    """SQL for one grouping column: a documents column, `year`, or a key of `meta`."""
+    if not _KEY.match(column):
+        raise InputError(f"--by: {column!r} is not a column name (letters, digits, _ and -)")
+    if column in columns and column not in _NOT_GROUPS:
+        return f'CAST(d."{column}" AS VARCHAR)'
+    if column == "year":
+        return "CAST(year(d.date) AS VARCHAR)"
+    if column in columns:
+        raise InputError(f"--by: {column!r} has one value per article; group by source, month, year, "
+                         "a model column or a metadata key")
+    params.append(f'$."{column}"')
+    return "json_extract_string(d.meta, ?)"
+
+
+def _docs_filter(filters: Filters, params: list) -> str:
+    """The WHERE clause of the articles that count (latest versions within the filters)."""
+    where = ["d.doc_id NOT IN (SELECT previous_doc_id FROM documents WHERE previous_doc_id IS NOT NULL)"]
+    if filters.sources:
+        where.append(f"lower(d.source) IN ({', '.join('?' for _ in filters.sources)})")
+        params.extend(s.lower() for s in filters.sources)
+    if filters.since:
+        where.append("d.date >= ?")
+        params.append(filters.since)
+    if filters.until:
+        where.append("d.date <= ?")
+        params.append(filters.until)
+    return " AND ".join(where)
+
+
+def _tech_filter(filters: Filters, params: list, alias: str = "s") -> str:
+    if not filters.techniques:
+        return "TRUE"
+    params.extend(filters.techniques)
+    return f"{alias}.technique IN ({', '.join('?' for _ in filters.techniques)})"
+
+
+def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
+    """Everything the statistics need, as arrays indexed by article (a few SQL queries)."""
+    from redline.taxonomy import FAMILIES
+
+    columns = document_columns(con)
+    if not columns:
+        raise InputError("this file has no redline store in it (no documents table)")
+    group_params: list = []
+    group_sql = [_group_expression(c, columns, group_params) for c in by]
+    where_params: list = []
+    where = _docs_filter(filters, where_params)
+    docs_cte = f"WITH docs AS (SELECT d.doc_id FROM documents d WHERE {where})"
+
+    select_groups = ", ".join(f"{g} AS g{i}" for i, g in enumerate(group_sql)) or "NULL AS g_none"
+    rows = con.execute(
+        f"SELECT d.doc_id, coalesce(d.n_words, 0), coalesce(d.n_chars, 0), {select_groups} "
+        f"FROM documents d WHERE {where} ORDER BY d.doc_id", group_params + where_params).fetchall()
+    doc_ids = np.array([r[0] for r in rows], dtype=object)
+    groups = [tuple(NONE_GROUP if v is None else str(v) for v in r[3:3 + len(by)]) for r in rows]
+    n = len(rows)
+    words = np.array([r[1] for r in rows], dtype=float)
+    chars = np.array([r[2] for r in rows], dtype=float)
+
+    def row_of(ids) -> np.ndarray:
+        return np.searchsorted(doc_ids, np.asarray(ids, dtype=object)) if len(ids) else np.zeros(0, int)
+
+    # Technique spans per article and technique (and family).
+    p: list = list(where_params)
+    tech_where = _tech_filter(filters, p)
+    spans = con.execute(
+        f"{docs_cte} SELECT s.doc_id, s.technique, coalesce(s.family, 'Other'), count(*) "
+        f"FROM spans s JOIN docs USING (doc_id) WHERE {tech_where} GROUP BY ALL", p).fetchall()
+    techniques = sorted({r[1] for r in spans} | set(filters.techniques))
+    families = [f for f in FAMILIES + ["Other"] if f in {r[2] for r in spans}]
+    tech_counts = np.zeros((n, len(techniques)))
+    family_counts = np.zeros((n, len(families)))
+    if spans:
+        r_idx = row_of([r[0] for r in spans])
+        t_idx = np.array([techniques.index(r[1]) for r in spans])
+        f_idx = np.array([families.index(r[2]) for r in spans])
+        cnt = np.array([r[3] for r in spans], dtype=float)
+        np.add.at(tech_counts, (r_idx, t_idx), cnt)
+        np.add.at(family_counts, (r_idx, f_idx), cnt)
+
+    # Characters covered by the union of an article's spans (gaps and islands in SQL).
+    p = list(where_params)
+    tech_where = _tech_filter(filters, p)
+    covered_rows = con.execute(
+        f"""{docs_cte},
+        s AS (SELECT s.doc_id, s.start, s."end",
+                     max(s."end") OVER (PARTITION BY s.doc_id ORDER BY s.start, s."end"
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+              FROM spans s JOIN docs USING (doc_id) WHERE {tech_where}),
+        i AS (SELECT doc_id, start, "end",
+                     sum(CASE WHEN reach IS NULL OR start > reach THEN 1 ELSE 0 END)
+                         OVER (PARTITION BY doc_id ORDER BY start, "end" ROWS UNBOUNDED PRECEDING) AS island
+              FROM s)
+        SELECT doc_id, sum(e - b) FROM (SELECT doc_id, island, min(start) AS b, max("end") AS e
+                                        FROM i GROUP BY ALL) GROUP BY doc_id""", p).fetchall()
+    covered = np.zeros(n)
+    if covered_rows:
+        covered[row_of([r[0] for r in covered_rows])] = [float(r[1]) for r in covered_rows]
+
+    # Claims, and those on no source but the author's word.
+    claim_rows = con.execute(
+        f"{docs_cte} SELECT c.doc_id, count(*), count(*) FILTER (WHERE c.source = 'author') "
+        f"FROM claims c JOIN docs USING (doc_id) GROUP BY c.doc_id", where_params).fetchall()
+    claims, author_claims = np.zeros(n), np.zeros(n)
+    if claim_rows:
+        r_idx = row_of([r[0] for r in claim_rows])
+        claims[r_idx] = [r[1] for r in claim_rows]
+        author_claims[r_idx] = [r[2] for r in claim_rows]
+
+    arts = _Articles(doc_ids, groups, words, chars, covered, techniques, tech_counts, families, family_counts,
+                     claims, author_claims)
+
+    # Actors: one row per article and actor key; the role of its most-mentioned actor there.
+    actor_rows = con.execute(
+        f"""{docs_cte} SELECT a.doc_id, a.actor_key, arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions)
+            FROM actors a JOIN docs USING (doc_id) WHERE a.actor_key IS NOT NULL GROUP BY ALL""",
+        where_params).fetchall()
+    names = con.execute(
+        f"""{docs_cte} SELECT a.actor_key, mode(a.name), mode(a.type) FROM actors a JOIN docs USING (doc_id)
+            WHERE a.actor_key IS NOT NULL GROUP BY a.actor_key""", where_params).fetchall()
+    arts.actor_names = {k: nm for k, nm, _ in names}
+    arts.actor_types = {k: tp for k, _, tp in names}
+    arts.actor_keys = sorted(arts.actor_names)
+    col = {k: i for i, k in enumerate(arts.actor_keys)}
+    role_index = {r: i for i, r in enumerate(ROLES)}
+    if actor_rows:
+        arts.actor_rows = row_of([r[0] for r in actor_rows])
+        arts.actor_cols = np.array([col[r[1]] for r in actor_rows])
+        arts.actor_roles = np.array([role_index.get(r[2], role_index["unclear"]) for r in actor_rows])
+
+    # Technique spans aimed at an actor (targets), per article and actor key.
+    p = list(where_params)
+    tech_where = _tech_filter(filters, p)
+    target_rows = con.execute(
+        f"""{docs_cte} SELECT t.doc_id, a.actor_key, count(DISTINCT t.span_id)
+            FROM targets t JOIN docs USING (doc_id)
+            JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+            JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
+            WHERE a.actor_key IS NOT NULL AND {tech_where} GROUP BY ALL""", p).fetchall()
+    if target_rows:
+        arts.target_rows = row_of([r[0] for r in target_rows])
+        arts.target_cols = np.array([col[r[1]] for r in target_rows])
+        arts.target_spans = np.array([r[2] for r in target_rows], dtype=float)
+    return arts
+
+
+# --- the bootstrap --------------------------------------------------------------------------
+def _group_rng(seed: int, key: tuple[str, ...]) -> np.random.Generator:
+    """A generator for one group: the same group key and seed give the same intervals."""
+    return np.random.default_rng([seed, zlib.crc32("\x1f".join(key).encode("utf-8"))])
+
+
+def bootstrap_ratios(numerators: np.ndarray, denominators: np.ndarray, *, resamples: int,
+                     rng: np.random.Generator, confidence: float = 0.95) -> tuple[np.ndarray, ...]:
+    """Ratios of sums over articles, each with a percentile interval from an article bootstrap.
+
+    `numerators` is (articles, metrics), `denominators` (articles, metrics) too. Returns
+    (value, low, high), each (metrics,); NaN where the denominator sums to 0. Resamples
+    whose denominator is 0 are left out of that metric's interval.
+    """
+    n, m = numerators.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = numerators.sum(0) / denominators.sum(0)
+    if n == 0 or m == 0:
+        return value, value.copy(), value.copy()
+    # Weights in blocks of about 2 million cells so that memory stays flat for big groups.
+    block = max(1, min(resamples, 2_000_000 // n))
+    ratios = np.empty((resamples, m))
+    offsets = None
+    for first in range(0, resamples, block):
+        b = min(block, resamples - first)
+        draws = rng.integers(0, n, size=(b, n))
+        if offsets is None or len(offsets) != b:
+            offsets = (np.arange(b) * n)[:, None]
+        weights = np.bincount((draws + offsets).ravel(), minlength=b * n).reshape(b, n).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios[first:first + b] = (weights @ numerators) / (weights @ denominators)
+    tail = (1 - confidence) / 2 * 100
+    defined = ~np.isnan(ratios)
+    if defined.all():
+        low, high = np.percentile(ratios, [tail, 100 - tail], axis=0)
+    else:
+        low, high = np.nanpercentile(np.where(defined, ratios, np.nan), [tail, 100 - tail], axis=0) \
+            if defined.any() else (np.full(m, np.nan), np.full(m, np.nan))
+    return value, low, high
+
+
+def _rate(value: float, low: float, high: float, scale: float = 1.0) -> dict[str, float] | None:
+    if not np.isfinite(value):
+        return None
+    return {"value": round(float(value) * scale, 4), "ci_low": round(float(low) * scale, 4),
+            "ci_high": round(float(high) * scale, 4)}
+
+
+class _Metrics:
+    """Collects (name, numerator column, denominator column, scale) for one bootstrap call."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.names: list[tuple] = []
+        self.nums: list[np.ndarray] = []
+        self.dens: list[np.ndarray] = []
+        self.scales: list[float] = []
+
+    def add(self, name: tuple, numerator: np.ndarray, denominator: np.ndarray, scale: float = 1.0) -> None:
+        self.names.append(name)
+        self.nums.append(numerator)
+        self.dens.append(denominator)
+        self.scales.append(scale)
+
+    def run(self, rng, settings: Settings) -> dict[tuple, dict | None]:
+        if not self.names:
+            return {}
+        value, low, high = bootstrap_ratios(np.column_stack(self.nums), np.column_stack(self.dens),
+                                            resamples=settings.resamples, rng=rng,
+                                            confidence=settings.confidence)
+        return {name: _rate(v, lo, hi, s) for name, v, lo, hi, s in zip(self.names, value, low, high, self.scales)}
+
+
+# --- per group -----------------------------------------------------------------------------
+def _group_stats(arts: _Articles, rows: np.ndarray, key: tuple[str, ...], by: tuple[str, ...],
+                 settings: Settings) -> dict[str, Any]:
+    n = len(rows)
+    words, chars = arts.words[rows], arts.chars[rows]
+    ones = np.ones(n)
+    tech = arts.tech_counts[rows]
+    fam = arts.family_counts[rows]
+    metrics = _Metrics(n)
+    metrics.add(("techniques_per_1000_words",), tech.sum(1), words, 1000)
+    metrics.add(("share_of_text_covered",), arts.covered[rows], chars)
+    metrics.add(("share_of_claims_author_only",), arts.author_claims[rows], arts.claims[rows])
+    for j, label in enumerate(arts.techniques):
+        metrics.add(("technique", label, "per_1000_words"), tech[:, j], words, 1000)
+        metrics.add(("technique", label, "share_of_articles"), (tech[:, j] > 0).astype(float), ones)
+    for j, family in enumerate(arts.families):
+        metrics.add(("family", family, "per_1000_words"), fam[:, j], words, 1000)
+        metrics.add(("family", family, "share_of_articles"), (fam[:, j] > 0).astype(float), ones)
+
+    # Actors in this group: a dense (articles x actors) block for the top ones only.
+    position = np.full(len(arts.doc_ids), -1)
+    position[rows] = np.arange(n)
+    in_group = position[arts.actor_rows] >= 0 if len(arts.actor_rows) else np.zeros(0, bool)
+    a_rows, a_cols, a_roles = (position[arts.actor_rows[in_group]], arts.actor_cols[in_group],
+                               arts.actor_roles[in_group])
+    counts = np.bincount(a_cols, minlength=len(arts.actor_keys)) if len(a_cols) else np.zeros(0, int)
+    top = [int(c) for c in np.lexsort((np.arange(len(counts)), -counts))[:settings.top_actors] if counts[c] > 0]
+    for c in top:
+        present = np.zeros(n)
+        role_of = np.full(n, -1)
+        sel = a_cols == c
+        present[a_rows[sel]] = 1
+        role_of[a_rows[sel]] = a_roles[sel]
+        metrics.add(("actor", c, "share_of_articles"), present, ones)
+        for r, role in enumerate(ROLES):
+            metrics.add(("actor", c, role), (role_of == r).astype(float), present)
+
+    in_group = position[arts.target_rows] >= 0 if len(arts.target_rows) else np.zeros(0, bool)
+    t_rows, t_cols, t_spans = (position[arts.target_rows[in_group]], arts.target_cols[in_group],
+                               arts.target_spans[in_group])
+    span_totals = np.bincount(t_cols, weights=t_spans, minlength=len(arts.actor_keys)) if len(t_cols) \
+        else np.zeros(0)
+    attacked = [int(c) for c in np.lexsort((np.arange(len(span_totals)), -span_totals))[:settings.top_actors]
+                if span_totals[c] > 0]
+    for c in attacked:
+        aimed = np.zeros(n)
+        sel = t_cols == c
+        aimed[t_rows[sel]] = t_spans[sel]
+        metrics.add(("attacked", c, "per_1000_words"), aimed, words, 1000)
+        metrics.add(("attacked", c, "share_of_articles"), (aimed > 0).astype(float), ones)
+
+    rates = metrics.run(_group_rng(settings.seed, key), settings)
+    out: dict[str, Any] = dict(zip(by, key))
+    out.update({
+        "n_articles": n,
+        "small": n < settings.min_articles,
+        "words": int(words.sum()),
+        "spans": int(tech.sum()),
+        "claims": int(arts.claims[rows].sum()),
+        "techniques_per_1000_words": rates[("techniques_per_1000_words",)],
+        "share_of_text_covered": rates[("share_of_text_covered",)],
+        "share_of_claims_author_only": rates[("share_of_claims_author_only",)],
+        "techniques": {label: {"spans": int(tech[:, j].sum()),
+                               "per_1000_words": rates[("technique", label, "per_1000_words")],
+                               "share_of_articles": rates[("technique", label, "share_of_articles")]}
+                       for j, label in enumerate(arts.techniques)},
+        "families": {family: {"spans": int(fam[:, j].sum()),
+                              "per_1000_words": rates[("family", family, "per_1000_words")],
+                              "share_of_articles": rates[("family", family, "share_of_articles")]}
+                     for j, family in enumerate(arts.families)},
+        "top_actors": [{"actor_key": arts.actor_keys[c], "name": arts.actor_names[arts.actor_keys[c]],
+                        "type": arts.actor_types[arts.actor_keys[c]], "articles": int(counts[c]),
+                        "share_of_articles": rates[("actor", c, "share_of_articles")],
+                        "portrayal": {role: rates[("actor", c, role)] for role in ROLES}}
+                       for c in top],
+        "most_attacked": [{"actor_key": arts.actor_keys[c], "name": arts.actor_names[arts.actor_keys[c]],
+                           "type": arts.actor_types[arts.actor_keys[c]], "spans": int(span_totals[c]),
+                           "articles": int((t_cols == c).sum()),
+                           "per_1000_words": rates[("attacked", c, "per_1000_words")],
+                           "share_of_articles": rates[("attacked", c, "share_of_articles")]}
+                          for c in attacked],
+    })
+    return out
+
+
+def compute(con, by: Iterable[str] = ("source",), filters: Filters = Filters(),
+            settings: Settings = Settings()) -> dict[str, Any]:
+    """The statistics per group: {"by", "filters", "settings", "n_articles", "groups": [...]}.
+
+    `by=()` gives one group, the whole corpus. Groups come sorted by their keys.
+    """
+    by = tuple(c.strip() for c in by if c and c.strip())
+    if settings.resamples < 1:
+        raise InputError("--resamples must be at least 1")
+    arts = load_articles(con, by, filters)
+    members: dict[tuple[str, ...], list[int]] = {}
+    for i, key in enumerate(arts.groups):
+        members.setdefault(key, []).append(i)
+    groups = [_group_stats(arts, np.array(members[key]), key, by, settings) for key in sorted(members)]
+    return {"by": list(by), "filters": filters.to_json(), "settings": settings.to_json(),
+            "n_articles": len(arts.doc_ids), "groups": groups}
+
+
+# --- output ----------------------------------------------------------------------------------
+def _flat_rows(result: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """One row per group, metric and item: the long table that csv writes."""
+    for g in result["groups"]:
+        base = {c: g[c] for c in result["by"]}
+        base.update(n_articles=g["n_articles"], small=g["small"], words=g["words"])
+
+        def row(metric, item, rate, extra=""):
+            r = dict(base, metric=metric, item=item, detail=extra)
+            r.update(value=rate["value"] if rate else "", ci_low=rate["ci_low"] if rate else "",
+                     ci_high=rate["ci_high"] if rate else "")
+            return r
+
+        for metric in ("techniques_per_1000_words", "share_of_text_covered", "share_of_claims_author_only"):
+            yield row(metric, "", g[metric])
+        for kind in ("techniques", "families"):
+            for item, v in g[kind].items():
+                yield row(f"{kind[:-1] if kind == 'techniques' else 'family'}_per_1000_words", item,
+                          v["per_1000_words"])
+                yield row(f"{kind[:-1] if kind == 'techniques' else 'family'}_share_of_articles", item,
+                          v["share_of_articles"])
+        for a in g["top_actors"]:
+            yield row("actor_share_of_articles", a["actor_key"], a["share_of_articles"], a["name"])
+            for role, rate in a["portrayal"].items():
+                yield row(f"actor_portrayed_{role}", a["actor_key"], rate, a["name"])
+        for a in g["most_attacked"]:
+            yield row("attacked_per_1000_words", a["actor_key"], a["per_1000_words"], a["name"])
+
+
+def to_csv(result: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    fields = list(result["by"]) + ["n_articles", "small", "words", "metric", "item", "detail",
+                                   "value", "ci_low", "ci_high"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_flat_rows(result))
+    return buf.getvalue()
+
+
+def _ci(rate: dict | None, digits: int = 2, pct: bool = False) -> str:
+    if rate is None:
+        return "-"
+    k = 100 if pct else 1
+    unit = "%" if pct else ""
+    d = 0 if pct else digits
+    return f"{rate['value'] * k:.{d}f}{unit} [{rate['ci_low'] * k:.{d}f}-{rate['ci_high'] * k:.{d}f}]"
+
+
+def to_table(result: dict[str, Any], techniques_shown: int = 6) -> str:
+    """A readable summary: one block per group (the full figures are in -f json / csv)."""
+    lines = [f"{result['n_articles']} articles; 95% intervals from {result['settings']['resamples']} "
+             f"article-level bootstrap resamples; * = fewer than {result['settings']['min_articles']} articles"]
+    if not result["groups"]:
+        lines.append("no articles match")
+    for g in result["groups"]:
+        key = ", ".join(f"{c}={g[c]}" for c in result["by"]) or "all articles"
+        lines.append("")
+        lines.append(f"{key}{' *' if g['small'] else ''}  ({g['n_articles']} articles, {g['words']:,} words)")
+        lines.append(f"  techniques per 1,000 words  {_ci(g['techniques_per_1000_words'])}")
+        lines.append(f"  text covered                {_ci(g['share_of_text_covered'], pct=True)}")
+        lines.append(f"  claims on the author alone  {_ci(g['share_of_claims_author_only'], pct=True)}"
+                     f"  (of {g['claims']} claims)")
+        ranked = sorted(g["techniques"].items(), key=lambda kv: -(kv[1]["spans"]))[:techniques_shown]
+        if ranked:
+            lines.append(f"  {'technique':<36} {'per 1,000 words':<22} articles using it")
+            for label, v in ranked:
+                lines.append(f"  {label:<36} {_ci(v['per_1000_words']):<22} {_ci(v['share_of_articles'], pct=True)}")
+        if g["top_actors"]:
+            actors = []
+            for a in g["top_actors"][:5]:
+                portrayal = a["portrayal"]
+                lead = max((r for r in ROLES if portrayal.get(r)), key=lambda r: portrayal[r]["value"], default=None)
+                lead_text = f", mostly {lead} {portrayal[lead]['value'] * 100:.0f}%" if lead else ""
+                actors.append(f"{a['name']} ({a['articles']}{lead_text})")
+            lines.append("  top actors: " + "; ".join(actors))
+        if g["most_attacked"]:
+            lines.append("  most attacked: " + "; ".join(f"{a['name']} ({a['spans']} spans)"
+                                                       for a in g["most_attacked"][:5]))
+    return "\n".join(lines) + "\n"
