@@ -156,7 +156,7 @@ def model_fields(doc: Document) -> dict[str, Any]:
         first = next((model[c] for c in components if isinstance(model.get(c), dict)), {})
         name = first.get("name") if first else None
     threshold = tagger.get("threshold")
-    return {"model": name, "model_version": f"redline {__version__}", "precision": tagger.get("precision"),
+    return {"model": name, "model_version": f"redline {model.get('redline') or __version__}", "precision": tagger.get("precision"),
             "threshold": float(threshold) if threshold is not None else None,
             "components": ",".join(components)}
 

@@ -1,0 +1,190 @@
+"""Who runs the pipeline over a corpus: this process (`LocalEngine`) or a Ray cluster (`RayEngine`).
+
+Both take the articles still to analyse, in order, and yield `Outcome`s in that same
+order; the ingest writes them to the store (one writer, whatever the engine). Both turn
+an article into a Document with the same function, `analyze_article`, so the rows they
+make are the same, byte for byte in `redline corpus export`, as long as the numbers are
+computed alike (the same precision and threads per worker: `--threads 1` locally against
+Ray workers of 1 thread each).
+
+Ray (an extra: ``pip install 'redline[ray]'``): Ray Data holds the articles, and
+`map_batches` runs `RayPipelineWorker`, an actor class, so that each worker loads the
+models once and analyses batch after batch; the results stream back to the driver in
+order (``preserve_order``). With no ``--address`` a local cluster of ``--workers`` CPUs is
+started for the run; ``--address auto`` or ``HOST:PORT`` joins a running one (``ray start
+--head`` on one machine, ``ray start --address HOST:6379`` on the others).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from redline.corpus.sources import Article, document_from_record
+from redline.doc import Document
+from redline.errors import RedlineError
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What `--components`, `--threshold`, `--precision` and `--threads` ask for."""
+
+    components: tuple[str, ...] | None = None
+    threshold: float | None = None
+    precision: str | None = None
+    threads: int | None = None
+
+    def apply_process_settings(self) -> None:
+        """Precision and threads are per process: set them before any model loads."""
+        if self.precision:
+            os.environ["REDLINE_PRECISION"] = self.precision
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+
+    def pipeline(self):
+        from redline.pipeline import default_pipeline
+
+        return default_pipeline(self.components, self.threshold)
+
+
+@dataclass
+class Outcome:
+    """An article and what became of it: its Document, or the reason it failed."""
+
+    article: Article
+    doc: Document | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def analyze_article(pipeline, article: Article) -> Outcome:
+    """One article through the pipeline (or, for a redline JSONL record, rebuilt as it was)."""
+    try:
+        if article.record is not None:
+            doc = document_from_record(article.record, article.text, article.meta)
+        else:
+            doc = pipeline(Document(id=article.id or "doc", text=article.text, meta=dict(article.meta)))
+    except RedlineError as exc:
+        return Outcome(article, error=str(exc))
+    except (ValueError, KeyError, TypeError) as exc:  # a malformed JSONL record
+        if article.record is None:
+            raise
+        return Outcome(article, error=f"{article.ref}: malformed redline record ({type(exc).__name__}: {exc})")
+    doc.cache.clear()  # the parse and encodings: never stored, and not worth shipping back from a worker
+    return Outcome(article, doc)
+
+
+class LocalEngine:
+    """The pipeline in this process, one article after another."""
+
+    name = "local"
+
+    def __init__(self, settings: PipelineSettings):
+        self.settings = settings
+        self._pipeline = None
+
+    def load(self) -> None:
+        self.settings.apply_process_settings()
+        self._pipeline = self.settings.pipeline()
+
+    def run(self, articles: Iterable[Article]) -> Iterator[Outcome]:
+        if self._pipeline is None:
+            self.load()
+        for article in articles:
+            yield analyze_article(self._pipeline, article)
+
+    def close(self) -> None:
+        pass
+
+
+class RayPipelineWorker:
+    """A Ray Data actor: loads the pipeline once, then analyses batch after batch.
+
+    A batch is a dict of columns (`RayEngine` makes them): each row's article is pickled
+    in ``article``; the answer's ``outcome`` column holds the pickled `Outcome`s.
+    """
+
+    def __init__(self, settings: PipelineSettings):
+        settings.apply_process_settings()
+        self.pipeline = settings.pipeline()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        outcomes = [pickle.dumps(analyze_article(self.pipeline, pickle.loads(blob))) for blob in batch["article"]]
+        return {"seq": batch["seq"], "outcome": np.array(outcomes, dtype=object)}
+
+
+class RayUnavailable(RedlineError):
+    """Ray is not installed, or no cluster could be started or reached."""
+
+
+class RayEngine:
+    """The pipeline in Ray actor workers, via Ray Data `map_batches` (module doc).
+
+    The articles of one `run` call go to Ray as one dataset, so the workers load the
+    models once per call; the ingest calls `run` once with every article still to do.
+    """
+
+    name = "ray"
+
+    def __init__(self, settings: PipelineSettings, workers: int = 2, address: str | None = None,
+                 batch_size: int = 4):
+        self.settings = PipelineSettings(settings.components, settings.threshold, settings.precision,
+                                         settings.threads or 1)
+        self.workers = workers
+        self.address = address
+        self.batch_size = batch_size
+        self._started_here = False
+
+    def load(self) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise RayUnavailable("--engine ray needs Ray: pip install 'redline[ray]'") from None
+        if ray.is_initialized():
+            return
+        try:
+            if self.address:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False)
+            else:
+                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False)
+                self._started_here = True
+        except Exception as exc:  # Ray raises many kinds here (ConnectionError, RuntimeError, ...)
+            raise RayUnavailable(f"Ray could not start{' at ' + self.address if self.address else ''}: "
+                                 f"{type(exc).__name__}: {exc}") from None
+
+    def run(self, articles: Iterable[Article]) -> Iterator[Outcome]:
+        import ray
+
+        self.load()
+        items = [{"seq": i, "article": pickle.dumps(a)} for i, a in enumerate(articles)]
+        if not items:
+            return
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True  # outcomes come back in article order
+        ctx.enable_progress_bars = False
+        ds = ray.data.from_items(items, override_num_blocks=max(1, len(items) // self.batch_size))
+        ds = ds.map_batches(RayPipelineWorker, fn_constructor_kwargs={"settings": self.settings},
+                            batch_size=self.batch_size, batch_format="numpy", concurrency=self.workers,
+                            num_cpus=1)
+        expected = 0
+        for batch in ds.iter_batches(batch_size=self.batch_size, batch_format="numpy"):
+            for seq, blob in zip(batch["seq"], batch["outcome"]):
+                if int(seq) != expected:  # preserve_order is what the byte-for-byte export rests on
+                    raise RuntimeError(f"Ray returned article {int(seq)} where {expected} was due")
+                expected += 1
+                yield pickle.loads(blob)
+
+    def close(self) -> None:
+        if self._started_here:
+            import ray
+
+            ray.shutdown()
+            self._started_here = False
