@@ -134,7 +134,7 @@ def resolve_techniques(names: Iterable[str]) -> tuple[str, ...]:
 class _Articles:
     """The articles that count, one row each, and what the statistics need from them."""
 
-    doc_ids: np.ndarray  # sorted, so rows are found with searchsorted
+    doc_ids: np.ndarray  # in doc_id order; row i of every array below is article doc_ids[i]
     groups: list[tuple[str, ...]]
     words: np.ndarray
     chars: np.ndarray
@@ -202,7 +202,11 @@ def _tech_filter(filters: Filters, params: list, alias: str = "s") -> str:
 
 
 def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
-    """Everything the statistics need, as arrays indexed by article (a few SQL queries)."""
+    """Everything the statistics need, as arrays indexed by article (a few SQL queries).
+
+    Articles are numbered 0..n-1 in doc_id order by the `docs` CTE, and every other query
+    returns that number, so no id is looked up in Python.
+    """
     from redline.taxonomy import FAMILIES
 
     columns = document_columns(con)
@@ -212,102 +216,100 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
     group_sql = [_group_expression(c, columns, group_params) for c in by]
     where_params: list = []
     where = _docs_filter(filters, where_params)
-    docs_cte = f"WITH docs AS (SELECT d.doc_id FROM documents d WHERE {where})"
+    docs_cte = (f"WITH docs AS (SELECT d.doc_id, CAST(row_number() OVER (ORDER BY d.doc_id) - 1 AS INTEGER) AS i "
+                f"FROM documents d WHERE {where})")
 
-    select_groups = ", ".join(f"{g} AS g{i}" for i, g in enumerate(group_sql)) or "NULL AS g_none"
-    rows = con.execute(
-        f"SELECT d.doc_id, coalesce(d.n_words, 0), coalesce(d.n_chars, 0), {select_groups} "
-        f"FROM documents d WHERE {where} ORDER BY d.doc_id", group_params + where_params).fetchall()
-    doc_ids = np.array([r[0] for r in rows], dtype=object)
-    groups = [tuple(NONE_GROUP if v is None else str(v) for v in r[3:3 + len(by)]) for r in rows]
-    n = len(rows)
-    words = np.array([r[1] for r in rows], dtype=float)
-    chars = np.array([r[2] for r in rows], dtype=float)
+    def fetch(sql: str, params: list) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in con.execute(sql, params).fetchnumpy().items()}
 
-    def row_of(ids) -> np.ndarray:
-        return np.searchsorted(doc_ids, np.asarray(ids, dtype=object)) if len(ids) else np.zeros(0, int)
+    select_groups = "".join(f", {g} AS g{i}" for i, g in enumerate(group_sql))
+    docs = fetch(f"SELECT d.doc_id, coalesce(d.n_words, 0) AS words, coalesce(d.n_chars, 0) AS chars{select_groups} "
+                 f"FROM documents d WHERE {where} ORDER BY d.doc_id", group_params + where_params)
+    n = len(docs["doc_id"])
+    key_columns = [[NONE_GROUP if v is None else str(v) for v in docs[f"g{i}"].tolist()] for i in range(len(by))]
+    groups = list(zip(*key_columns)) if by else [()] * n
 
     # Technique spans per article and technique (and family).
     p: list = list(where_params)
     tech_where = _tech_filter(filters, p)
-    spans = con.execute(
-        f"{docs_cte} SELECT s.doc_id, s.technique, coalesce(s.family, 'Other'), count(*) "
-        f"FROM spans s JOIN docs USING (doc_id) WHERE {tech_where} GROUP BY ALL", p).fetchall()
-    techniques = sorted({r[1] for r in spans} | set(filters.techniques))
-    families = [f for f in FAMILIES + ["Other"] if f in {r[2] for r in spans}]
+    spans = fetch(f"{docs_cte} SELECT docs.i, s.technique, coalesce(s.family, 'Other') AS family, "
+                  f"CAST(count(*) AS DOUBLE) AS n FROM spans s JOIN docs USING (doc_id) WHERE {tech_where} "
+                  f"GROUP BY ALL", p)
+    techniques = sorted(set(spans["technique"].tolist()) | set(filters.techniques))
+    present_families = set(spans["family"].tolist())
+    families = [f for f in FAMILIES + ["Other"] if f in present_families]
     tech_counts = np.zeros((n, len(techniques)))
     family_counts = np.zeros((n, len(families)))
-    if spans:
-        r_idx = row_of([r[0] for r in spans])
-        t_idx = np.array([techniques.index(r[1]) for r in spans])
-        f_idx = np.array([families.index(r[2]) for r in spans])
-        cnt = np.array([r[3] for r in spans], dtype=float)
-        np.add.at(tech_counts, (r_idx, t_idx), cnt)
-        np.add.at(family_counts, (r_idx, f_idx), cnt)
+    if len(spans["i"]):
+        t_col = {t: j for j, t in enumerate(techniques)}
+        f_col = {f: j for j, f in enumerate(families)}
+        t_idx = np.array([t_col[t] for t in spans["technique"].tolist()])
+        f_idx = np.array([f_col[f] for f in spans["family"].tolist()])
+        np.add.at(tech_counts, (spans["i"], t_idx), spans["n"])
+        np.add.at(family_counts, (spans["i"], f_idx), spans["n"])
 
     # Characters covered by the union of an article's spans (gaps and islands in SQL).
     p = list(where_params)
     tech_where = _tech_filter(filters, p)
-    covered_rows = con.execute(
+    cov = fetch(
         f"""{docs_cte},
-        s AS (SELECT s.doc_id, s.start, s."end",
-                     max(s."end") OVER (PARTITION BY s.doc_id ORDER BY s.start, s."end"
+        s AS (SELECT docs.i, s.start, s."end",
+                     max(s."end") OVER (PARTITION BY docs.i ORDER BY s.start, s."end"
                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
               FROM spans s JOIN docs USING (doc_id) WHERE {tech_where}),
-        i AS (SELECT doc_id, start, "end",
+        islands AS (SELECT i, start, "end",
                      sum(CASE WHEN reach IS NULL OR start > reach THEN 1 ELSE 0 END)
-                         OVER (PARTITION BY doc_id ORDER BY start, "end" ROWS UNBOUNDED PRECEDING) AS island
+                         OVER (PARTITION BY i ORDER BY start, "end" ROWS UNBOUNDED PRECEDING) AS island
               FROM s)
-        SELECT doc_id, sum(e - b) FROM (SELECT doc_id, island, min(start) AS b, max("end") AS e
-                                        FROM i GROUP BY ALL) GROUP BY doc_id""", p).fetchall()
+        SELECT i, CAST(sum(e - b) AS DOUBLE) AS covered
+        FROM (SELECT i, island, min(start) AS b, max("end") AS e FROM islands GROUP BY ALL) GROUP BY i""", p)
     covered = np.zeros(n)
-    if covered_rows:
-        covered[row_of([r[0] for r in covered_rows])] = [float(r[1]) for r in covered_rows]
+    covered[cov["i"]] = cov["covered"]
 
     # Claims, and those on no source but the author's word.
-    claim_rows = con.execute(
-        f"{docs_cte} SELECT c.doc_id, count(*), count(*) FILTER (WHERE c.source = 'author') "
-        f"FROM claims c JOIN docs USING (doc_id) GROUP BY c.doc_id", where_params).fetchall()
+    cl = fetch(f"{docs_cte} SELECT docs.i, CAST(count(*) AS DOUBLE) AS n, "
+               f"CAST(count(*) FILTER (WHERE c.source = 'author') AS DOUBLE) AS author "
+               f"FROM claims c JOIN docs USING (doc_id) GROUP BY docs.i", where_params)
     claims, author_claims = np.zeros(n), np.zeros(n)
-    if claim_rows:
-        r_idx = row_of([r[0] for r in claim_rows])
-        claims[r_idx] = [r[1] for r in claim_rows]
-        author_claims[r_idx] = [r[2] for r in claim_rows]
+    claims[cl["i"]] = cl["n"]
+    author_claims[cl["i"]] = cl["author"]
 
-    arts = _Articles(doc_ids, groups, words, chars, covered, techniques, tech_counts, families, family_counts,
-                     claims, author_claims)
+    arts = _Articles(docs["doc_id"], groups, docs["words"].astype(float), docs["chars"].astype(float), covered,
+                     techniques, tech_counts, families, family_counts, claims, author_claims)
 
     # Actors: one row per article and actor key; the role of its most-mentioned actor there.
-    actor_rows = con.execute(
-        f"""{docs_cte} SELECT a.doc_id, a.actor_key, arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions)
-            FROM actors a JOIN docs USING (doc_id) WHERE a.actor_key IS NOT NULL GROUP BY ALL""",
-        where_params).fetchall()
     names = con.execute(
         f"""{docs_cte} SELECT a.actor_key, mode(a.name), mode(a.type) FROM actors a JOIN docs USING (doc_id)
-            WHERE a.actor_key IS NOT NULL GROUP BY a.actor_key""", where_params).fetchall()
+            WHERE a.actor_key IS NOT NULL GROUP BY a.actor_key ORDER BY a.actor_key""", where_params).fetchall()
     arts.actor_names = {k: nm for k, nm, _ in names}
     arts.actor_types = {k: tp for k, _, tp in names}
-    arts.actor_keys = sorted(arts.actor_names)
-    col = {k: i for i, k in enumerate(arts.actor_keys)}
-    role_index = {r: i for i, r in enumerate(ROLES)}
-    if actor_rows:
-        arts.actor_rows = row_of([r[0] for r in actor_rows])
-        arts.actor_cols = np.array([col[r[1]] for r in actor_rows])
-        arts.actor_roles = np.array([role_index.get(r[2], role_index["unclear"]) for r in actor_rows])
+    arts.actor_keys = [k for k, _, _ in names]
+    role_case = " ".join(f"WHEN '{r}' THEN {j}" for j, r in enumerate(ROLES))
+    act = fetch(
+        f"""{docs_cte}, keys AS (SELECT actor_key, CAST(row_number() OVER (ORDER BY actor_key) - 1 AS INTEGER) AS c
+                                 FROM (SELECT DISTINCT a.actor_key FROM actors a JOIN docs USING (doc_id)
+                                       WHERE a.actor_key IS NOT NULL))
+            SELECT docs.i, keys.c,
+                   CASE arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions) {role_case} ELSE {ROLES.index('unclear')}
+                   END AS role
+            FROM actors a JOIN docs USING (doc_id) JOIN keys USING (actor_key) GROUP BY docs.i, keys.c""",
+        where_params)
+    arts.actor_rows, arts.actor_cols, arts.actor_roles = act["i"], act["c"], act["role"]
 
     # Technique spans aimed at an actor (targets), per article and actor key.
     p = list(where_params)
     tech_where = _tech_filter(filters, p)
-    target_rows = con.execute(
-        f"""{docs_cte} SELECT t.doc_id, a.actor_key, count(DISTINCT t.span_id)
+    tg = fetch(
+        f"""{docs_cte}, keys AS (SELECT actor_key, CAST(row_number() OVER (ORDER BY actor_key) - 1 AS INTEGER) AS c
+                                 FROM (SELECT DISTINCT a.actor_key FROM actors a JOIN docs USING (doc_id)
+                                       WHERE a.actor_key IS NOT NULL))
+            SELECT docs.i, keys.c, CAST(count(DISTINCT t.span_id) AS DOUBLE) AS n
             FROM targets t JOIN docs USING (doc_id)
             JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+            JOIN keys USING (actor_key)
             JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
-            WHERE a.actor_key IS NOT NULL AND {tech_where} GROUP BY ALL""", p).fetchall()
-    if target_rows:
-        arts.target_rows = row_of([r[0] for r in target_rows])
-        arts.target_cols = np.array([col[r[1]] for r in target_rows])
-        arts.target_spans = np.array([r[2] for r in target_rows], dtype=float)
+            WHERE {tech_where} GROUP BY docs.i, keys.c""", p)
+    arts.target_rows, arts.target_cols, arts.target_spans = tg["i"], tg["c"], tg["n"]
     return arts
 
 
@@ -318,37 +320,45 @@ def _group_rng(seed: int, key: tuple[str, ...]) -> np.random.Generator:
 
 
 def bootstrap_ratios(numerators: np.ndarray, denominators: np.ndarray, *, resamples: int,
-                     rng: np.random.Generator, confidence: float = 0.95) -> tuple[np.ndarray, ...]:
+                     rng: np.random.Generator, confidence: float = 0.95,
+                     den_of: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Ratios of sums over articles, each with a percentile interval from an article bootstrap.
 
-    `numerators` is (articles, metrics), `denominators` (articles, metrics) too. Returns
-    (value, low, high), each (metrics,); NaN where the denominator sums to 0. Resamples
-    whose denominator is 0 are left out of that metric's interval.
+    `numerators` is (articles, metrics); `denominators` is (articles, metrics) too, or,
+    with `den_of` (metric -> column), (articles, distinct denominators): many metrics
+    share one (words, articles, claims), which is then resampled once. Returns (value,
+    low, high), each (metrics,); NaN where the denominator sums to 0. Resamples whose
+    denominator is 0 are left out of that metric's interval.
     """
+    from threadpoolctl import threadpool_limits
+
     n, m = numerators.shape
+    if den_of is None:
+        den_of = np.arange(denominators.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = numerators.sum(0) / denominators.sum(0)
+        value = numerators.sum(0) / denominators.sum(0)[den_of]
     if n == 0 or m == 0:
         return value, value.copy(), value.copy()
     # Weights in blocks of about 2 million cells so that memory stays flat for big groups.
     block = max(1, min(resamples, 2_000_000 // n))
     ratios = np.empty((resamples, m))
-    offsets = None
-    for first in range(0, resamples, block):
-        b = min(block, resamples - first)
-        draws = rng.integers(0, n, size=(b, n))
-        if offsets is None or len(offsets) != b:
-            offsets = (np.arange(b) * n)[:, None]
-        weights = np.bincount((draws + offsets).ravel(), minlength=b * n).reshape(b, n).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratios[first:first + b] = (weights @ numerators) / (weights @ denominators)
+    # Small products: one BLAS thread is faster than several fighting over busy cores.
+    with threadpool_limits(1, user_api="blas"):
+        for first in range(0, resamples, block):
+            b = min(block, resamples - first)
+            draws = rng.integers(0, n, size=(b, n), dtype=np.int32)
+            draws += (np.arange(b, dtype=np.int32) * n)[:, None]
+            weights = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratios[first:first + b] = (weights @ numerators) / (weights @ denominators)[:, den_of]
     tail = (1 - confidence) / 2 * 100
     defined = ~np.isnan(ratios)
     if defined.all():
         low, high = np.percentile(ratios, [tail, 100 - tail], axis=0)
+    elif defined.any():
+        low, high = np.nanpercentile(ratios, [tail, 100 - tail], axis=0)
     else:
-        low, high = np.nanpercentile(np.where(defined, ratios, np.nan), [tail, 100 - tail], axis=0) \
-            if defined.any() else (np.full(m, np.nan), np.full(m, np.nan))
+        low, high = np.full(m, np.nan), np.full(m, np.nan)
     return value, low, high
 
 
@@ -360,19 +370,27 @@ def _rate(value: float, low: float, high: float, scale: float = 1.0) -> dict[str
 
 
 class _Metrics:
-    """Collects (name, numerator column, denominator column, scale) for one bootstrap call."""
+    """Collects (name, numerator column, denominator column, scale) for one bootstrap call.
+
+    A denominator passed again as the same array object is stored once (words, articles).
+    """
 
     def __init__(self, n: int):
         self.n = n
         self.names: list[tuple] = []
         self.nums: list[np.ndarray] = []
         self.dens: list[np.ndarray] = []
+        self.den_column: dict[int, int] = {}  # id(array) -> column in self.dens
+        self.den_of: list[int] = []
         self.scales: list[float] = []
 
     def add(self, name: tuple, numerator: np.ndarray, denominator: np.ndarray, scale: float = 1.0) -> None:
+        if id(denominator) not in self.den_column:
+            self.den_column[id(denominator)] = len(self.dens)
+            self.dens.append(denominator)
         self.names.append(name)
         self.nums.append(numerator)
-        self.dens.append(denominator)
+        self.den_of.append(self.den_column[id(denominator)])
         self.scales.append(scale)
 
     def run(self, rng, settings: Settings) -> dict[tuple, dict | None]:
@@ -380,7 +398,7 @@ class _Metrics:
             return {}
         value, low, high = bootstrap_ratios(np.column_stack(self.nums), np.column_stack(self.dens),
                                             resamples=settings.resamples, rng=rng,
-                                            confidence=settings.confidence)
+                                            confidence=settings.confidence, den_of=np.array(self.den_of))
         return {name: _rate(v, lo, hi, s) for name, v, lo, hi, s in zip(self.names, value, low, high, self.scales)}
 
 
