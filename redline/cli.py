@@ -31,6 +31,9 @@ class Fmt(str, Enum):
     ptc = "ptc"
     text = "text"
     html = "html"
+    csv = "csv"  # one row per technique span (redline.io.exchange)
+    brat = "brat"  # a .txt/.ann pair per document in the folder given with -o
+    labelstudio = "labelstudio"  # Label Studio tasks with pre-annotations
 
 
 Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # redline.models.PRECISIONS
@@ -85,7 +88,7 @@ def _components(spec: Optional[str]) -> Optional[tuple[str, ...]]:
 # Formats written one document at a time, flushed, so an interrupted batch keeps every
 # finished document; the others (json, html) are whole files, written to a temporary
 # file beside the target and renamed into place, so the target is never half-written.
-STREAMED_FORMATS = ("jsonl", "ptc", "csv", "text")
+STREAMED_FORMATS = ("jsonl", "ptc", "csv", "text", "brat")
 
 
 class _Interrupted(BaseException):
@@ -103,21 +106,32 @@ class _Interrupted(BaseException):
 class _BatchOutput:
     """Where `analyze` puts its documents (see STREAMED_FORMATS)."""
 
-    def __init__(self, out: Optional[Path], fmt: str):
+    def __init__(self, out: Optional[Path], fmt: str, with_text: bool = False):
         self.out, self.fmt = out, fmt
         self.streamed = fmt in STREAMED_FORMATS
+        self.with_text = with_text  # jsonl records carry their text (what `redline import` writes)
         self.docs: list = []  # whole-file formats only
         self.written = 0
         self._fh = None
         self._tmp: Optional[Path] = None
+        self._brat = None  # brat: a folder of .txt/.ann pairs, written per document
 
     def open(self) -> None:
         """Open the target now, before any work, so an unwritable -o fails at once."""
         import os
         import tempfile
 
+        if self.fmt == "brat":
+            from redline.io.exchange import BratWriter
+
+            if self.out is None:
+                raise RedlineError("-f brat writes a .txt/.ann pair per document: give the folder with -o FOLDER")
+            self._brat = BratWriter(self.out)
+            self._brat.open()
+            return
         if self.out is None:
             self._fh = sys.stdout
+            self._write_header()
             return
         if self.out.is_dir():
             raise RedlineError(f"{self.out}: is a folder; give a file name to -o")
@@ -136,14 +150,33 @@ class _BatchOutput:
                 self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
         except OSError as exc:
             raise RedlineError(f"{self.out}: cannot write ({exc.strerror})") from None
+        self._write_header()
+
+    def _write_header(self) -> None:
+        """CSV's header line goes first, so even a run that finishes nothing leaves a valid table."""
+        if self.fmt == "csv":
+            from redline.io.exchange import csv_header
+
+            self._fh.write(csv_header())
+            self._fh.flush()
 
     def add(self, doc) -> None:
+        from redline.io import exchange
         from redline.io.formats import render
 
+        if self._brat is not None:
+            self._brat.add(doc)
+            self.written += 1
+            return
         if not self.streamed:
             self.docs.append(doc)
             return
-        text = render([doc], self.fmt)
+        if self.fmt == "csv":
+            text = exchange.to_csv_rows(doc)
+        elif self.fmt == "jsonl" and self.with_text:
+            text = json.dumps(exchange.labeled_record(doc), ensure_ascii=False) + "\n"
+        else:
+            text = render([doc], self.fmt)
         if self.fmt == "text" and self.written:
             text = "\n" + text  # the blank line render() puts between documents
         self._fh.write(text)
@@ -156,6 +189,8 @@ class _BatchOutput:
 
         from redline.io.formats import render
 
+        if self._brat is not None:
+            return  # every pair was written as its document was done
         if self.streamed or self._tmp is None:
             if not self.streamed and self.docs:
                 self._fh.write(render(self.docs, self.fmt))
@@ -376,20 +411,21 @@ def classify(
 
 @app.command()
 def evaluate(
-    gold: Path = typer.Argument(..., help="Gold PTC label file or folder."),
-    pred: Path = typer.Argument(..., help="Predicted PTC label file or folder."),
+    gold: Path = typer.Argument(..., help="Gold labels: a PTC label file or folder, a brat folder, a Label "
+                                          "Studio export (.json) or redline JSONL (.jsonl)."),
+    pred: Path = typer.Argument(..., help="Predicted labels, in any of the same formats."),
     task: Task = typer.Option(Task.si, "--task", help="si, tc or flc."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Score predictions with the official SemEval-2020 Task 11 semantics."""
-    from redline.io.ptc import read_labels
+    from redline.io.exchange import read_labels_any
     from redline.metrics import SCORERS
     from redline.taxonomy import PTC_TECHNIQUES
 
     try:
         # Strict: a technique outside the 14 PTC names is an error with file:line, not a
         # label that silently matches nothing.
-        g, p = read_labels(gold, PTC_TECHNIQUES), read_labels(pred, PTC_TECHNIQUES)
+        g, p = read_labels_any(gold, PTC_TECHNIQUES), read_labels_any(pred, PTC_TECHNIQUES)
         if task is not Task.si and any(not lab.technique for lab in g):
             raise RedlineError(f"{gold}: task {task.value} needs technique labels (4 columns)")
         if task is not Task.si and any(not lab.technique for lab in p):
@@ -405,6 +441,44 @@ def evaluate(
     for tech, s in score.per_technique.items():
         typer.echo(f"  {tech:<40} P={s['precision']:.4f} R={s['recall']:.4f} F1={s['f1']:.4f} "
                    f"(pred {s['n_pred']}, gold {s['n_gold']})")
+
+
+@app.command("import")
+def import_annotations(
+    sources: List[Path] = typer.Argument(..., help="brat folders or .ann files, Label Studio JSON exports, "
+                                                   "redline JSONL files."),
+    fmt: Fmt = typer.Option(Fmt.jsonl, "-f", "--format", help="Output format (jsonl records carry their text)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout (brat: a folder)."),
+) -> None:
+    """Read annotations back (brat, Label Studio, redline JSONL) as redline documents.
+
+    Each document's spans are the annotations (a Label Studio task: its latest submitted
+    annotation, else its predictions), checked against the text. Written one document at a
+    time; a source that cannot be read is reported and the others still go through.
+    """
+    from redline.io.exchange import read_documents
+
+    try:
+        output = _BatchOutput(out, fmt.value, with_text=True)
+        output.open()
+    except RedlineError as exc:
+        _fail(str(exc))
+    failures = 0
+    for source in sources:
+        try:
+            for doc in read_documents(source):
+                output.add(doc)
+        except RedlineError as exc:
+            failures += 1
+            typer.echo(f"redline: error: {exc}", err=True)
+    try:
+        output.finish()
+    except RedlineError as exc:
+        _fail(str(exc))
+    typer.echo(f"redline: {output.written} documents imported"
+               + (f", {failures} of {len(sources)} sources failed" if failures else ""), err=True)
+    if failures:
+        raise typer.Exit(1)
 
 
 @app.command()
