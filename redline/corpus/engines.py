@@ -148,19 +148,23 @@ class RayEngine:
             raise RayUnavailable("--engine ray needs Ray: pip install 'redline[ray]'") from None
         if ray.is_initialized():
             return
+        import logging
+
+        # Ray's own log lines (cluster start, dataset plans) stay in its session logs.
+        quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
         try:
             if self.address:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
+                ray.init(address=self.address, **quiet)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
+                ray.init(num_cpus=self.workers, **quiet)
                 self._started_here = True
         except Exception as exc:  # Ray raises many kinds here (ConnectionError, RuntimeError, ...)
             raise RayUnavailable(f"Ray could not start{' at ' + self.address if self.address else ''}: "
                                  f"{type(exc).__name__}: {exc}") from None
 
     def run(self, articles: Iterable[Article]) -> Iterator[Outcome]:
+        import logging
+
         import ray
 
         self.load()
@@ -170,10 +174,13 @@ class RayEngine:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # outcomes come back in article order
         ctx.enable_progress_bars = False
-        ds = ray.data.from_items(items, override_num_blocks=max(1, len(items) // self.batch_size))
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        # Enough blocks that every worker gets work from the start, however few the articles.
+        blocks = min(len(items), max(-(-len(items) // self.batch_size), 4 * self.workers))
+        ds = ray.data.from_items(items, override_num_blocks=blocks)
         ds = ds.map_batches(RayPipelineWorker, fn_constructor_kwargs={"settings": self.settings},
-                            batch_size=self.batch_size, batch_format="numpy", concurrency=self.workers,
-                            num_cpus=1)
+                            batch_size=self.batch_size, batch_format="numpy",
+                            compute=ray.data.ActorPoolStrategy(size=self.workers), num_cpus=1)
         expected = 0
         for batch in ds.iter_batches(batch_size=self.batch_size, batch_format="numpy"):
             for seq, blob in zip(batch["seq"], batch["outcome"]):
