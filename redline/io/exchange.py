@@ -117,7 +117,8 @@ def brat_conf(labels: Iterable[str]) -> str:
 
 def safe_file_stem(doc_id: str) -> str:
     """A file name for a document id: path separators and odd characters become '-'."""
-    stem = re.sub(r"[^\w.-]+", "-", doc_id).strip(".-")
+    stem = re.sub(r"[^\w.-]+|\.\.+", "-", doc_id)  # no separators, no ".."
+    stem = re.sub(r"-+", "-", stem).strip(".-")
     return stem or "doc"
 
 
