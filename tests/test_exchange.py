@@ -171,6 +171,19 @@ def test_labelstudio_reader_refuses_offsets_that_do_not_fit(tmp_path):
         list(read_labelstudio(path))
 
 
+def test_labelstudio_regions_in_characters_are_read_by_their_text(tmp_path):
+    """A tool that wrote Python character offsets (not UTF-16) is read right when the
+    region's text says which count it used."""
+    text = "😀 They lie."
+    task = {"data": {"text": text}, "annotations": [{"result": [
+        {"from_name": "technique", "to_name": "text", "type": "labels",
+         "value": {"start": 7, "end": 10, "text": "lie", "labels": ["Doubt"]}}]}]}
+    path = tmp_path / "chars.json"
+    path.write_text(json.dumps(task), encoding="utf-8")
+    (doc,) = read_labelstudio(path)
+    assert _spans(doc) == [(7, 10, "Doubt", 1.0, "lie")]
+
+
 def test_utf16_offsets_both_ways():
     text = "a😀b𝐱c"
     conv = Utf16Offsets(text)

@@ -135,3 +135,10 @@ def test_overlapping_and_mid_token_spans_keep_their_own_values():
     assert text[mid._.redline_start:mid._.redline_end] == "liars"
     with pytest.raises(ValueError):
         place(nlp("another text"), result)
+    # Saved and loaded (DocBin with user data, as spaCy projects store corpora): all kept.
+    from spacy.tokens import DocBin
+
+    stored = DocBin(store_user_data=True, docs=[doc]).to_bytes()
+    (loaded,) = DocBin().from_bytes(stored).get_docs(nlp.vocab)
+    assert [(s.label_, s._.redline_score, s._.redline_start, s._.redline_end) for s in loaded.spans[TECHNIQUES_KEY]] \
+        == [(s.label_, s._.redline_score, s._.redline_start, s._.redline_end) for s in spans]
