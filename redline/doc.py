@@ -33,15 +33,20 @@ class TechniqueSpan:
     score: float = 1.0  # calibrated probability that the span and technique are right
     text: str = ""
     source: str = ""  # which component found it, e.g. "lexicon" or "tagger"
+    # The words inside the span that the model leaned on most (Mention objects).
+    triggers: list = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "start": self.start,
             "end": self.end,
             "text": self.text,
             "technique": self.technique,
             "score": round(float(self.score), 4),
         }
+        if self.triggers:
+            out["triggers"] = [t.to_json() for t in self.triggers]
+        return out
 
 
 @dataclass
@@ -197,9 +202,11 @@ class Document:
     def text_sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
-    def add_span(self, start: int, end: int, technique: str, score: float = 1.0, source: str = "") -> TechniqueSpan:
+    def add_span(self, start: int, end: int, technique: str, score: float = 1.0, source: str = "",
+                 triggers: tuple[tuple[int, int], ...] | list[tuple[int, int]] = ()) -> TechniqueSpan:
         _check_offsets(self.text, start, end)
-        span = TechniqueSpan(start, end, technique, float(score), self.text[start:end], source)
+        span = TechniqueSpan(start, end, technique, float(score), self.text[start:end], source,
+                             [self.mention(a, b) for a, b in triggers])
         self.spans.append(span)
         return span
 

@@ -41,6 +41,9 @@ from redline.errors import ModelError
 from redline.models import PRECISIONS
 from redline.models.deltas import unpack as unpack_deltas
 from redline.models.encoder import MiniLMEncoder, WordPieceTokenizer, base_encoder_path
+from redline.models.span_decoding import (
+    DecodeParams, SpanRules, SpanScorer, candidate_spans, filter_by_score, refine_spans, span_triggers,
+)
 from redline.taxonomy import PTC_TECHNIQUES
 
 N_TECH = len(PTC_TECHNIQUES)
@@ -203,16 +206,6 @@ def window_batches(tok: Tokenized, tokenizer, batch_size: int):
 
 
 @dataclass
-class DecodeParams:
-    threshold: float = 0.5  # token probability needed to start a span
-    merge_gap: int = 0  # merge spans this many characters apart on one line
-    min_chars: int = 2
-    low: float = 1.0  # hysteresis: grow a started span while tokens stay above this (<= threshold)
-    smooth: int = 1  # moving-average width over token probabilities (1 = none)
-    min_span_prob: float = 0.0  # drop spans whose mean token probability is lower
-
-
-@dataclass
 class ArticleOutput:
     """Everything one encoder pass over an article gives."""
 
@@ -226,88 +219,21 @@ class ArticleOutput:
     layers: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-# Punctuation that closes the previous clause: a span never starts with it.
-_CLOSING_PUNCT = frozenset(".,;:!?)]}")
-
-
-def _without_leading_punct(text: str, start: int, end: int) -> int:
-    """The start past the previous clause's closing punctuation (". It is a land grab" ->
-    "It is ..."): no PTC gold span starts with it. Applied after merging, so that which
-    pieces merge does not change."""
-    while start < end and (text[start].isspace() or text[start] in _CLOSING_PUNCT):
-        start += 1
-    return start
-
-
-def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    """Grow a piece-level span to whole words and trim surrounding spaces."""
-    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
-        start -= 1
-    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
-        end += 1
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def decode_spans(text: str, out: ArticleOutput, params: DecodeParams) -> list[tuple[int, int, float]]:
-    """Token probabilities -> character spans (start, end, mean token probability).
+    """Candidate spans (start, end, mean token probability) before the boundary rules:
+    see span_decoding.candidate_spans (kept for the training code's decoding grid)."""
+    return [(c.start, c.end, c.mean_p) for c in candidate_spans(text, out.tok.offsets, out.p_span, params)]
 
-    Hysteresis thresholding: a span starts where a token reaches `threshold` and grows
-    over neighbours above `low`, which keeps one fragment of propaganda from breaking
-    into pieces where a single token dips.
-    """
-    p = out.p_span
-    if params.smooth > 1:
-        p = np.convolve(p, np.ones(params.smooth) / params.smooth, mode="same")
-    low = min(params.low, params.threshold)
-    inside = p >= low
-    if low < params.threshold:
-        # keep only the runs above `low` that contain a token above `threshold`
-        keep = np.zeros_like(inside)
-        i, n = 0, len(inside)
-        while i < n:
-            if inside[i]:
-                j = i
-                while j < n and inside[j]:
-                    j += 1
-                if (p[i:j] >= params.threshold).any():
-                    keep[i:j] = True
-                i = j
-            else:
-                i += 1
-        inside = keep
-    raw: list[list[int]] = []
-    for i, flag in enumerate(inside):
-        if not flag:
-            continue
-        starts_new = not raw or raw[-1][-1] != i - 1 or (
-            out.p_begin[i] > 0.5 and out.p_begin[i] > out.p_span[i] - out.p_begin[i])
-        if starts_new:
-            raw.append([i])
-        else:
-            raw[-1].append(i)
-    spans = []
-    for toks in raw:
-        s, e = out.tok.offsets[toks[0]][0], out.tok.offsets[toks[-1]][1]
-        s, e = _word_bounds(text, s, e)
-        if e > s:
-            spans.append([s, e, float(np.mean(out.p_span[toks])), len(toks)])
-    merged: list[list] = []
-    for sp in spans:
-        if merged:
-            prev = merged[-1]
-            gap = text[prev[1]:sp[0]]
-            if sp[0] <= prev[1] or (len(gap) <= params.merge_gap and "\n" not in gap):
-                n = prev[3] + sp[3]
-                prev[2] = (prev[2] * prev[3] + sp[2] * sp[3]) / n
-                prev[1], prev[3] = max(prev[1], sp[1]), n
-                continue
-        merged.append(sp)
-    trimmed = [(_without_leading_punct(text, s, e), e, p) for s, e, p, _ in merged]
-    return [(s, e, p) for s, e, p in trimmed if e - s >= params.min_chars and p >= params.min_span_prob]
+
+@dataclass
+class ScoredSpan:
+    """A technique span as the tagger reports it."""
+
+    start: int
+    end: int
+    technique: str
+    score: float  # calibrated probability of span_decoding.SCORE_EVENT (or of the config's event)
+    triggers: list[tuple[int, int]]  # the words inside it the model leaned on most
 
 
 class TechniqueModel:
@@ -359,7 +285,19 @@ class TechniqueModel:
         self.window = int(self.config.get("window", 254))
         self.stride = int(self.config.get("infer_stride", 224))
         self.decode = DecodeParams(**self.config.get("decode", {}))
+        self.rules = SpanRules.from_config(self.config.get("span_rules"))
+        # The span score: a logistic calibration (span_decoding.SpanScorer) in models tuned
+        # since issue #16; older folders have isotonic knots over mean probability x
+        # technique probability ("calibration").
+        self.scorer = None
+        if self.config.get("span_score"):
+            try:
+                self.scorer = SpanScorer.from_config(self.config["span_score"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(f"{self.folder}: unreadable span_score in config.json ({exc})") from exc
         self.calibration = self.config.get("calibration")  # isotonic knots: {"x": [...], "y": [...]}
+        # The default --threshold, on the score: chosen on dev for SI F1.
+        self.threshold = float(self.config.get("threshold", 0.0))
         self.precision = resolve_precision(precision, device)
         for net in self.nets:
             if self.bf16:
@@ -496,45 +434,41 @@ class TechniqueModel:
             probs = (mixed / mixed.sum(1, keepdims=True)).astype(np.float32)
         return probs
 
-    def decode_at(self, threshold: float) -> DecodeParams:
-        """The tuned decoding moved to another start threshold (`--threshold`).
-
-        Below the tuned threshold the span filters (hysteresis level, minimum mean
-        probability) move down by the same amount: a lower threshold grows longer spans
-        with lower means, and a fixed filter would drop them, so that a lower threshold
-        would give fewer spans, not more.
-        """
-        d = self.decode
-        # Only ever lowered: above the tuned threshold every token of a span clears the
-        # new threshold anyway, and raising the filters too would leave almost nothing.
-        shift = min(0.0, threshold - d.threshold)
-
-        def moved(v: float) -> float:
-            return min(1.0, max(0.0, v + shift))
-
-        return DecodeParams(**{**d.__dict__, "threshold": threshold,
-                               "low": moved(d.low) if d.low < d.threshold else d.low,
-                               "min_span_prob": moved(d.min_span_prob) if d.min_span_prob > 0 else 0.0})
-
     def calibrate(self, raw: float) -> float:
+        """The isotonic calibration of model folders from before the span score."""
         if not self.calibration:
             return raw
         return float(np.interp(raw, self.calibration["x"], self.calibration["y"]))
 
-    def predict(self, text: str, threshold: float | None = None,
-                out: ArticleOutput | None = None) -> list[tuple[int, int, str, float]]:
-        """Spans with their most likely technique: (start, end, technique, score)."""
+    def predict_spans(self, text: str, threshold: float | None = None,
+                      out: ArticleOutput | None = None) -> list[ScoredSpan]:
+        """Technique spans whose score reaches `threshold` (default: the model's).
+
+        The spans are decoded without the threshold (span_decoding), so a lower
+        threshold shows every span a higher one shows, unchanged, and more.
+        """
         if not text.strip():
             return []
         out = out or self.run(text)
-        params = self.decode_at(threshold) if threshold is not None else self.decode
-        spans = decode_spans(text, out, params)
-        probs = self.classify(text, [(s, e) for s, e, _ in spans], out)
+        cands = candidate_spans(text, out.tok.offsets, out.p_span, self.decode)
+        refined = refine_spans(text, cands, lambda spans: self.classify(text, spans, out), self.rules,
+                               list(PTC_TECHNIQUES))
         result = []
-        for (s, e, p), tp in zip(spans, probs):
-            k = int(tp.argmax())
-            result.append((s, e, PTC_TECHNIQUES[k], self.calibrate(p * float(tp[k]))))
-        return result
+        for r in refined:
+            if self.scorer is not None:
+                score = self.scorer(text, r)
+            else:
+                score = self.calibrate(r.cand.mean_p * r.label_p)
+            # The token head's probability of this technique, where the span evidence is.
+            weight = out.p_tech[:, r.label] * out.p_span
+            result.append(ScoredSpan(r.start, r.end, PTC_TECHNIQUES[r.label], score,
+                                     span_triggers(text, r.start, r.end, out.tok.offsets, weight)))
+        return filter_by_score(result, self.threshold if threshold is None else threshold)
+
+    def predict(self, text: str, threshold: float | None = None,
+                out: ArticleOutput | None = None) -> list[tuple[int, int, str, float]]:
+        """Spans with their most likely technique: (start, end, technique, score)."""
+        return [(s.start, s.end, s.technique, s.score) for s in self.predict_spans(text, threshold, out)]
 
 
 # The layers claims and roles read when a model's config.json does not name them: what
