@@ -45,14 +45,16 @@ class TechniqueTagger:
         out = self.model.run(doc.text, layers=self.model.feature_layers) if doc.text.strip() else None
         if out is not None:
             store_technique_output(doc, out)
-        for s, e, tech, score in self.model.predict(doc.text, threshold=self.threshold, out=out):
-            doc.add_span(s, e, tech, score, source=self.name)
+        for span in self.model.predict_spans(doc.text, threshold=self.threshold, out=out):
+            doc.add_span(span.start, span.end, span.technique, span.score, source=self.name,
+                         triggers=span.triggers)
         cfg = self.model.config
         doc.model["tagger"] = {
             "name": cfg.get("name"),
             "base": cfg.get("base"),
             "precision": self.model.precision,
-            "threshold": self.threshold if self.threshold is not None else cfg.get("decode", {}).get("threshold"),
+            # --threshold and the default filter on the span score (span_decoding.SCORE_EVENT).
+            "threshold": self.threshold if self.threshold is not None else self.model.threshold,
             "dev_scores": cfg.get("dev_scores", {}),
         }
         return doc
