@@ -34,6 +34,7 @@ class Fmt(str, Enum):
     csv = "csv"  # one row per technique span (redline.io.exchange)
     brat = "brat"  # a .txt/.ann pair per document in the folder given with -o
     labelstudio = "labelstudio"  # Label Studio tasks with pre-annotations
+    conll = "conll"  # a token per line with BIO tags
 
 
 Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # redline.models.PRECISIONS
@@ -88,7 +89,7 @@ def _components(spec: Optional[str]) -> Optional[tuple[str, ...]]:
 # Formats written one document at a time, flushed, so an interrupted batch keeps every
 # finished document; the others (json, html) are whole files, written to a temporary
 # file beside the target and renamed into place, so the target is never half-written.
-STREAMED_FORMATS = ("jsonl", "ptc", "csv", "text", "brat")
+STREAMED_FORMATS = ("jsonl", "ptc", "csv", "text", "brat", "conll")
 
 
 class _Interrupted(BaseException):

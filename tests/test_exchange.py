@@ -18,7 +18,7 @@ from redline.doc import Document
 from redline.errors import InputError
 from redline.io.exchange import (
     CSV_COLUMNS, BratWriter, Utf16Offsets, labelstudio_config, labelstudio_task, read_brat, read_documents,
-    read_jsonl, read_labelstudio, to_csv,
+    read_jsonl, read_labelstudio, to_conll, to_csv,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -274,6 +274,20 @@ def test_csv_has_one_row_per_span_and_one_for_a_document_without():
     assert json.loads(slogan["meta"]) == {"source": "hand"}
 
 
+def test_conll_bio_tags_overlapping_spans_with_exact_offsets():
+    doc = _doc()
+    blocks = to_conll(doc).split("\n\n")
+    assert blocks[0].startswith("# id = emoji\n# path = in/emoji.txt\n") and blocks[-1] == ""
+    rows = [line.split("\t") for line in to_conll(doc).splitlines() if line and not line.startswith("#")]
+    for token, start, end, _ in rows:
+        assert doc.text[int(start):int(end)] == token
+    tags = {token: tag for token, _, _, tag in rows}
+    assert tags["they"] == "B-Loaded_Language" and tags["Breaking"] == "O"
+    assert tags["𝐭𝐫𝐚𝐢𝐭𝐨𝐫𝐬"] == "I-Loaded_Language|B-Name_Calling,Labeling"
+    assert tags["forgive"] == "I-Slogans"  # the slogan runs over a line break: still inside
+    assert len(blocks) == 4  # three lines of text, then the end
+
+
 # --------------------------------------------------------------------------- the CLI, real pipeline
 
 @pytest.mark.usefixtures("model_dir")
@@ -293,11 +307,16 @@ def test_cli_round_trip_through_every_format(tmp_path, own_example, example_text
         assert texts[r["id"]][int(r["start"]):int(r["end"])] == r["text"]
         assert r["path"] == f"{r['id']}.txt" and json.loads(r["meta"]) == {"source": "test"}
 
-    for fmt, out in [("brat", "brat"), ("labelstudio", "ls.json"), ("jsonl", "pred.jsonl"), ("ptc", "pred.labels")]:
+    for fmt, out in [("brat", "brat"), ("labelstudio", "ls.json"), ("jsonl", "pred.jsonl"), ("ptc", "pred.labels"),
+                     ("conll", "pred.conll")]:
         result = runner.invoke(app, ["analyze", *inputs, "-f", fmt, "-o", out])
         assert result.exit_code == 0, result.output
     jsonschema.validate(json.loads(Path("ls.json").read_text(encoding="utf-8"))[0],
                         _schema_from_config(labelstudio_config()))
+
+    conll = Path("pred.conll").read_text(encoding="utf-8")
+    assert conll.startswith("# id = op-ed\n# path = op-ed.txt\n") and "\n# id = assad\n" in conll
+    assert sum(line.count("B-") for line in conll.splitlines()) == len(rows)
 
     imported = {}
     for source in ("brat", "ls.json", "pred.jsonl"):

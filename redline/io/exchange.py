@@ -1,7 +1,7 @@
 """Exchange formats: redline's findings out to the tools people annotate with, and their
 annotations (or corrections) back in as redline Documents.
 
-Writers (the `analyze -f` choices csv, brat, labelstudio):
+Writers (the `analyze -f` choices csv, brat, labelstudio, conll):
 
 * CSV: one row per technique span, with the document's id, path and metadata (a JSON
   object). A document without spans still gets one row, with the span columns empty, so
@@ -18,6 +18,9 @@ Writers (the `analyze -f` choices csv, brat, labelstudio):
   `labelstudio_config()` writes (README). Label Studio's editor counts offsets in UTF-16
   code units (JavaScript strings), so a character outside the Basic Multilingual Plane (an
   emoji) counts two: offsets are converted both ways.
+
+* CoNLL-style BIO: a token per line with its offsets and tags (see `to_conll`), for
+  token-classification tools.
 
 Readers (`read_documents`): a brat folder (or one .ann file), a Label Studio JSON export
 (the latest submitted annotation of each task, else its predictions) and redline's own
@@ -66,6 +69,38 @@ def _csv_line(values: Iterable[Any]) -> str:
     # "\n" line ends, as every other redline output; fields with line breaks are quoted.
     csv.writer(buf, lineterminator="\n").writerow(values)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- CoNLL BIO
+
+# Words and single punctuation marks, with their offsets: what a token tagger reads.
+_CONLL_TOKEN_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+
+
+def to_conll(doc: Document) -> str:
+    """Token-per-line BIO tags: `token<TAB>start<TAB>end<TAB>tags`, a blank line at each
+    line break of the text, `# id = ...` / `# path = ...` before each document.
+
+    Techniques overlap (PTC spans often do), so a token's tags column lists every span
+    over it, joined by '|' in span order ("B-Loaded_Language|I-Doubt"), or "O". A span
+    that starts or ends inside a token tags the whole token.
+    """
+    lines = [f"# id = {doc.id}"]
+    if doc.meta.get("path"):
+        lines.append(f"# path = {doc.meta['path']}")
+    started: set[int] = set()
+    previous_end = None
+    for m in _CONLL_TOKEN_RE.finditer(doc.text):
+        if previous_end is not None and "\n" in doc.text[previous_end:m.start()]:
+            lines.append("")
+        previous_end = m.end()
+        tags = []
+        for k, s in enumerate(doc.spans):
+            if s.start < m.end() and m.start() < s.end:
+                tags.append(("I-" if k in started else "B-") + s.technique)
+                started.add(k)
+        lines.append(f"{m.group()}\t{m.start()}\t{m.end()}\t{'|'.join(tags) or 'O'}")
+    return "\n".join(lines).rstrip("\n") + "\n\n"
 
 
 # --------------------------------------------------------------------------- brat
@@ -508,4 +543,6 @@ def render(docs: list[Document], fmt: str) -> str:
         return to_csv(docs)
     if fmt == "labelstudio":
         return to_labelstudio(docs)
+    if fmt == "conll":
+        return "".join(to_conll(d) for d in docs)
     raise ValueError(f"unknown exchange format {fmt!r}")

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from redline.doc import Claim, Document, Role
 from redline.io.ptc import format_label
 
-FORMATS = ("json", "jsonl", "ptc", "text", "html", "csv", "labelstudio")  # brat: a folder, see redline.io.exchange
+FORMATS = ("json", "jsonl", "ptc", "text", "html", "csv", "labelstudio", "conll")  # brat: a folder, see redline.io.exchange
 
 
 def to_json(docs: list[Document]) -> str:
@@ -183,7 +183,7 @@ def render(docs: list[Document], fmt: str) -> str:
     if fmt == "html":
         from redline.report import render_html
         return render_html(docs)
-    if fmt in ("csv", "labelstudio"):
+    if fmt in ("csv", "labelstudio", "conll"):
         from redline.io.exchange import render as render_exchange
         return render_exchange(docs, fmt)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
