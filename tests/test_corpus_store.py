@@ -67,7 +67,7 @@ def test_same_text_is_stored_once_and_a_new_text_under_a_known_key_is_a_version(
     assert rows[0][4:7] == ("BBC", parse_date("2019-03-04"), "2019-03")
     assert json.loads(rows[0][7]) == {"desk": "world"}  # metadata that has no column of its own
     assert rows[0][8:10] == (len(TEXT_A), len(TEXT_A.split()))
-    assert rows[0][10:] == ("redline-lexicon", "lexicon")
+    assert rows[0][10:] == ("lexicon", "lexicon")
     # Every stored span slices its document's text exactly (SQL substr is 1-based).
     bad = con.execute('SELECT count(*) FROM spans s JOIN documents d USING (doc_id) '
                       'WHERE substr(d.text, s.start + 1, s."end" - s.start) <> s.text').fetchone()[0]

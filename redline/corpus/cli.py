@@ -60,6 +60,8 @@ def ingest(
     per_host_s: float = typer.Option(1.0, "--per-host-delay", min=0.0,
                                      help="Seconds between two fetches from the same host."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress."),
+    log_every: float = typer.Option(10.0, "--log-every", min=0.0,
+                                    help="Seconds between progress lines when stderr is not a terminal."),
 ) -> None:
     """Analyse articles into a corpus store, resumably.
 
@@ -74,7 +76,7 @@ def ingest(
     options = IngestOptions(components=components, threshold=threshold, precision=precision,
                             mapping=list(map_ or []), batch_size=batch_size, engine=engine.value,
                             address=address, workers=workers, threads=threads, allow_private=allow_private,
-                            per_host_s=per_host_s, quiet=quiet)
+                            per_host_s=per_host_s, quiet=quiet, progress_every_s=log_every)
     try:
         code = run_ingest(store, list(sources), options)
     except RedlineError as exc:
@@ -173,3 +175,45 @@ def stats(
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         _fail(f"{out}: cannot write ({exc.strerror})")
+
+
+@corpus_app.command()
+def report(
+    store: Path = typer.Argument(..., help="The DuckDB store file."),
+    out: Path = typer.Option(..., "-o", "--output", help="The dashboard's HTML file."),
+    source: Optional[List[str]] = typer.Option(None, "--source", help="Only these sources (repeat or comma-separate)."),
+    since: Optional[str] = typer.Option(None, "--since", help="From this date (YYYY-MM-DD, YYYY-MM or YYYY)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Up to this date, inclusive."),
+    technique: Optional[List[str]] = typer.Option(None, "--technique", help="Only this technique (label, name or family)."),
+    article_reports: bool = typer.Option(True, "--article-reports/--no-article-reports",
+                                         help="Write each article's report into OUT-articles/ beside the dashboard."),
+    min_articles: int = typer.Option(5, "--min-articles", min=1, help="Groups with fewer articles are marked small."),
+    resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples per group."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress."),
+) -> None:
+    """Write the corpus dashboard: one self-contained HTML page (no network fetch) with
+    technique rates per source and their intervals, monthly series per technique and
+    family, an actor-by-source portrayal heatmap and the most-attacked actors; filters by
+    source, date and technique; every figure leads to its articles, each to its report.
+    """
+    import sys
+
+    from redline.corpus import stats as corpus_stats
+    from redline.corpus.dashboard import write_dashboard
+    from redline.errors import RedlineError
+
+    def progress(done: int, total: int) -> None:
+        if not quiet and (done == total or done % 100 == 0):
+            typer.echo(f"redline: {done}/{total} article reports", err=True)
+
+    try:
+        filters = _stats_inputs(source, since, until, technique)
+        settings = corpus_stats.Settings(resamples=resamples, seed=seed, min_articles=min_articles)
+        if not store.is_file():
+            raise RedlineError(f"{store}: no such store")
+        folder, written = write_dashboard(store, out, filters, settings, article_reports=article_reports,
+                                          on_report=progress if sys.stderr else None)
+    except RedlineError as exc:
+        _fail(str(exc))
+    typer.echo(f"{out}" + (f" and {written} article reports in {folder}/" if article_reports else ""), err=True)

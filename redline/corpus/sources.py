@@ -282,12 +282,9 @@ def _delimiter(path: Path) -> str:
 
 
 def _columns(names: list[str], mapping: dict[str, str], where: str) -> dict[str, str]:
-    """{column: field} for a table's columns: --map first, then the field names in any case."""
-    missing = [c for c in mapping if c not in names]
-    if missing:
-        raise InputError(f"{where}: --map names no column {', '.join(map(repr, missing))}; "
-                         f"the columns are {', '.join(names)}")
-    out = dict(mapping)
+    """{column: field} for a table's columns: --map first, then the field names in any case.
+    One --map serves several sources, so a pair whose column a table lacks is passed over."""
+    out = {col: name for col, name in mapping.items() if col in names}
     taken = set(out.values())
     for name in names:
         low = name.strip().lower()
@@ -372,7 +369,7 @@ def _jsonl_articles(path: Path, mapping: dict[str, str]) -> Iterator[Article]:
                 continue
             try:
                 if columns is None or any(k not in columns and k.lower() in FIELDS for k in row):
-                    columns = _columns(list(row), {k: v for k, v in mapping.items() if k in row}, ref)
+                    columns = _columns(list(row), mapping, ref)
             except InputError as exc:
                 yield Article(ref, str(row.get("id", "")), error=str(exc))
                 continue

@@ -150,11 +150,9 @@ def model_fields(doc: Document) -> dict[str, Any]:
     model = doc.model or {}
     tagger = model.get("tagger") or {}
     components = list(model.get("components") or [])
-    if tagger:
-        name = tagger.get("name")
-    else:
-        first = next((model[c] for c in components if isinstance(model.get(c), dict)), {})
-        name = first.get("name") if first else None
+    # Without the trained tagger, the first component found the spans (e.g. "lexicon"):
+    # named by its component name, which a JSONL record keeps too.
+    name = tagger.get("name") if tagger else (components[0] if components else None)
     threshold = tagger.get("threshold")
     return {"model": name, "model_version": f"redline {model.get('redline') or __version__}", "precision": tagger.get("precision"),
             "threshold": float(threshold) if threshold is not None else None,

@@ -1,0 +1,197 @@
+"""`redline corpus ingest` and `export` as a user runs them: real CLI processes, real files,
+the rule pipeline (`--components lexicon`) so that each run takes seconds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import DATA, REPO
+
+NARRATIVE = DATA / "narrative-frames-climate" / "articles_metadata.tsv"
+REDLINE = [sys.executable, "-m", "redline.cli"]
+ENV = os.environ | {"OMP_NUM_THREADS": "1"}
+
+
+def redline(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*REDLINE, *map(str, args)], capture_output=True, text=True, env=ENV, cwd=REPO,
+                          timeout=600)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stderr
+    return proc
+
+
+def exported(store: Path, out: Path) -> dict[str, bytes]:
+    redline("corpus", "export", store, "-o", out)
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def narrative_subset(tmp_path: Path, n: int) -> Path:
+    """The first n narrative-frames articles, as the TSV they come in."""
+    if not NARRATIVE.exists():
+        pytest.skip("narrative-frames data not found in ../shared/data")
+    csv.field_size_limit(2**31 - 1)
+    with NARRATIVE.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))[: n + 1]
+    path = tmp_path / "subset.tsv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, delimiter="\t").writerows(rows)
+    return path
+
+
+def test_narrative_frames_ingest_is_idempotent_and_normalises_outlets(tmp_path):
+    tsv = narrative_subset(tmp_path, 30)
+    store = tmp_path / "c.duckdb"
+    first = redline("corpus", "ingest", store, tsv, "--components", "lexicon", "--log-every", "0")
+    assert "redline: ingest: " in first.stderr  # plain progress lines when stderr is no terminal
+    assert "30/30 articles (30 stored, 0 already there, 0 failed)" in first.stderr
+    before = exported(store, tmp_path / "e1")
+    again = redline("corpus", "ingest", store, tsv, "--components", "lexicon")
+    assert "(0 stored, 30 already there, 0 failed)" in again.stderr
+    assert exported(store, tmp_path / "e2") == before
+    con = duckdb.connect(str(store), read_only=True)
+    sources = {r[0] for r in con.execute("SELECT source FROM documents").fetchall()}
+    raw = {json.loads(m).get("source_raw") for (m,) in con.execute("SELECT meta FROM documents").fetchall()}
+    assert "thedailycaller" in raw and "The Daily Caller" in sources and "thedailycaller" not in sources
+    row = con.execute("SELECT article_key, date, month, json_extract_string(meta, '$.mbfc') FROM documents "
+                      "WHERE article_key = '0'").fetchone()
+    assert str(row[1]) == "2019-12-02" and row[2] == "2019-12" and row[3] == "right_bias"
+    assert con.execute("SELECT count(DISTINCT run_id) FROM documents").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM runs WHERE finished IS NOT NULL").fetchone()[0] == 2
+
+
+def test_malformed_sources_are_recorded_and_lose_no_other_article(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "good.txt").write_text("They are traitors and liars, all of them. Never forget it.", encoding="utf-8")
+    (folder / "empty.txt").write_text("  \n", encoding="utf-8")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (folder / "page.html").write_text(
+        "<html><head><title>Harbour deal</title><meta property='article:published_time' content='2020-05-06'>"
+        "</head><body><article><h1>Harbour deal</h1><p>" + "The council voted to sell the harbour to a "
+        "developer, a shameful betrayal of every fishing family in town. " * 4 + "</p></article></body></html>",
+        encoding="utf-8")
+    no_text = tmp_path / "no_text.csv"
+    no_text.write_text("id,body\n1,Some article\n", encoding="utf-8")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,text,date,source\n"
+                    "r1,The minister lied again and again.,2019-02-30,foxnews\n"
+                    "r2,,2019-02-01,cnn\n"
+                    "r3,A calm report on the weather.,2019-02-03,The Guardian\n"
+                    "r3,A calm report on the weather and the tides.,2019-02-04,theguardian\n", encoding="utf-8")
+    unreadable = tmp_path / "zero.txt"  # a device has no end: refused, however the tests run (root too)
+    unreadable.symlink_to("/dev/zero")
+    store = tmp_path / "c.duckdb"
+    proc = redline("corpus", "ingest", store, folder, no_text, rows, unreadable, tmp_path / "missing.jsonl",
+                   "--components", "lexicon", check_rc=1)
+    assert "no text column" in proc.stderr and "--map COLUMN=text" in proc.stderr
+    assert "bad date '2019-02-30'" in proc.stderr  # a warning: the article is kept, without a date
+    con = duckdb.connect(str(store), read_only=True)
+    stored = dict(con.execute("SELECT article_key, version FROM documents").fetchall())
+    assert stored == {"good": 1, "page": 1, "r1": 1, "r3": 2}  # r3's second text is its next version
+    reasons = {r: why for r, why in con.execute("SELECT source_ref, reason FROM errors").fetchall()}
+    assert set(reasons) == {str(folder / "empty.txt"), str(folder / "binary.txt"), str(no_text), f"{rows}:3",
+                            str(unreadable), str(tmp_path / "missing.jsonl")}
+    assert "empty" in reasons[str(folder / "empty.txt")] and "binary" in reasons[str(folder / "binary.txt")]
+    page = con.execute("SELECT title, date FROM documents WHERE article_key = 'page'").fetchone()
+    assert page[0] == "Harbour deal" and str(page[1]) == "2020-05-06"  # trafilatura's metadata
+    r1 = con.execute("SELECT date, source, json_extract_string(meta, '$.date_raw') FROM documents "
+                     "WHERE article_key = 'r1'").fetchone()
+    assert r1 == (None, "Fox News", "2019-02-30")
+    assert f"{len(reasons)} articles failed" in proc.stderr
+
+
+def test_jsonl_parquet_and_map(tmp_path):
+    jsonl = tmp_path / "feed.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in [
+        {"uid": "a1", "body": "Only cowards would vote for this shameful deal.", "outlet": "BBC", "link": "https://x.org/a1"},
+        {"uid": "a2", "body": "The report lists the costs of the new bridge.", "outlet": "bbc", "link": "https://x.org/a2"},
+    ]) + "\n{not json\n", encoding="utf-8")
+    parquet = tmp_path / "feed.parquet"
+    duckdb.execute(f"COPY (SELECT 'p1' AS ID, 'Everyone knows the mayor is a crook and a liar.' AS Text, "
+                   f"DATE '2018-07-01' AS Date) TO '{parquet}' (FORMAT parquet)")
+    store = tmp_path / "c.duckdb"
+    proc = redline("corpus", "ingest", store, jsonl, parquet, "--components", "lexicon",
+                   "--map", "uid=id", "--map", "body=text", "--map", "outlet=source", "--map", "link=url",
+                   check_rc=1)
+    assert f"{jsonl}:3: not a JSON line" in proc.stderr
+    con = duckdb.connect(str(store), read_only=True)
+    rows = con.execute("SELECT article_key, source, url, date FROM documents ORDER BY article_key").fetchall()
+    assert [(k, s, u) for k, s, u, _ in rows] == [("a1", "BBC", "https://x.org/a1"), ("a2", "BBC", "https://x.org/a2"),
+                                                  ("p1", None, None)]
+    assert str(rows[2][3]) == "2018-07-01"
+    bad_map = redline("corpus", "ingest", store, jsonl, "--map", "body=texts", check_rc=2)
+    assert "FIELD must be one of" in bad_map.stderr
+
+
+def test_redline_jsonl_is_read_back_as_it_was_analysed(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for i, text in enumerate(["They are traitors, all of them. Never forget it!",
+                              "A shameful, disgraceful betrayal by the corrupt elite.",
+                              "The bridge opens on Monday, the council said."]):
+        (folder / f"a{i}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    subprocess.run([*REDLINE, "analyze", str(folder), "-f", "jsonl", "--components", "lexicon", "-o", str(out),
+                    "-q"], check=True, env=ENV, cwd=REPO, capture_output=True)
+    direct, from_jsonl = tmp_path / "direct.duckdb", tmp_path / "jsonl.duckdb"
+    redline("corpus", "ingest", direct, folder, "--components", "lexicon")
+    redline("corpus", "ingest", from_jsonl, out)
+    assert exported(from_jsonl, tmp_path / "e2") == exported(direct, tmp_path / "e1")
+    # A record whose text file changed since is refused, not stored with wrong offsets.
+    (folder / "a1.txt").write_text("Something else entirely.", encoding="utf-8")
+    proc = redline("corpus", "ingest", tmp_path / "third.duckdb", out, check_rc=1)
+    assert "has changed since it was analysed" in proc.stderr
+
+
+def test_kill_9_at_random_points_then_resume_exports_the_same_bytes(tmp_path):
+    tsv = narrative_subset(tmp_path, 60)
+    args = ["corpus", "ingest", None, str(tsv), "--components", "lexicon", "--batch-size", "3", "--log-every", "0"]
+    whole = tmp_path / "whole.duckdb"
+    redline(*[str(whole) if a is None else a for a in args])
+    killed = tmp_path / "killed.duckdb"
+    cmd = [*REDLINE, *[str(killed) if a is None else a for a in args]]
+    rng = random.Random(15)
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV, cwd=REPO)
+        # Wait for a committed batch (a progress line with something stored), then kill at
+        # a random moment of the next ones: mid-analysis, mid-transaction, between batches.
+        for line in proc.stderr:
+            if "redline: ingest: " in line and " (0 stored" not in line:
+                break
+        subprocess.run(["sleep", f"{rng.uniform(0.0, 0.4):.2f}"])
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        proc.stderr.close()
+    assert kills >= 2  # the runs were really cut short
+    resumed = redline(*[str(killed) if a is None else a for a in args])
+    done_before = int(resumed.stderr.rsplit("stored, ", 1)[1].split(" already there")[0])
+    assert 0 < done_before < 60
+    assert exported(killed, tmp_path / "e_killed") == exported(whole, tmp_path / "e_whole")
+    con = duckdb.connect(str(killed), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT doc_id) FROM documents").fetchone() == (60, 60)
+    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 4  # 3 killed + the one that finished
+
+
+def test_export_errors_are_clear(tmp_path):
+    proc = redline("corpus", "export", tmp_path / "nothing.duckdb", "-o", tmp_path / "out", check_rc=2)
+    assert "no such store" in proc.stderr
+    not_store = tmp_path / "plain.duckdb"
+    duckdb.connect(str(not_store)).execute("CREATE TABLE t (x INT)").close()
+    proc = redline("corpus", "export", not_store, "-o", tmp_path / "out", check_rc=2)
+    assert "not a redline corpus store" in proc.stderr
+    bad = redline("corpus", "ingest", tmp_path / "x.duckdb", tmp_path, "--precision", "fp8", check_rc=2)
+    assert "--precision 'fp8'" in bad.stderr
