@@ -1,0 +1,412 @@
+"""The corpus dashboard (`redline corpus report STORE -o dashboard.html`, and `/corpus` in the web app).
+
+One self-contained HTML page: the charts are Vega-Lite specs made with Altair and drawn
+in the browser by Vega, whose JavaScript (vega, vega-lite, vega-embed, from the
+`vl-convert-python` package) is inlined, so the page fetches nothing. Vega runs with
+its expression interpreter, not `eval`, so the page also works under a strict
+Content-Security-Policy.
+
+Figures (all from `redline.corpus.stats`, with their 95% bootstrap intervals):
+
+* technique rates per source (per 1,000 words or share of articles), one row per source
+  with its interval, against the corpus-wide rate;
+* monthly series per family, or per technique when one is chosen, with interval bands;
+* an actor-by-source heatmap of portrayal (which role most articles of a source give an
+  actor, and how many articles name it);
+* the most-attacked actors (technique spans aimed at them).
+
+Filters (source, technique, date range) work in the page itself: sources and techniques
+redraw every figure; the date range redraws the monthly series and the article lists,
+while the per-source rates, heatmap and attacked actors stay those of the period the
+page was made for (named on the page) because their intervals are computed in Python.
+The web app recomputes everything for a range (the form's "apply to all figures"), and
+`corpus report --since/--until` does so for a file. Clicking a mark lists the articles
+behind it; each links to its own report (written beside the dashboard, or served).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from redline.corpus.stats import ROLES, Filters, Settings, compute
+from redline.doc import Actor, Claim, Document, Mention, Relation, Role
+
+HEATMAP_ACTORS = 20  # rows of the actor-by-source heatmap
+HEATMAP_SOURCES = 24  # its columns: the sources with most articles
+ATTACKED_ACTORS = 15
+# One colour per technique family, in the hue the taxonomy gives its techniques (taxonomy.py).
+FAMILY_COLORS = {"Attack on reputation": "#B8283E", "Justification": "#2973C7", "Simplification": "#7A4FB5",
+                 "Distraction": "#2E7D4F", "Call": "#5B6770", "Manipulative wording": "#CE7A00", "Other": "#8A8F98"}
+ROLE_COLORS = {"Protagonist": "#2E7D4F", "Antagonist": "#B8283E", "Innocent": "#2973C7", "unclear": "#9A8F7E"}
+
+
+@lru_cache(maxsize=1)
+def vega_javascript() -> str:
+    """vega, vega-lite and vega-embed as one script (vl-convert ships them; ~0.9 MB)."""
+    import vl_convert
+
+    return vl_convert.javascript_bundle()
+
+
+# --- a Document back from the store (for per-article reports) -------------------------------
+def document_from_store(con, doc_id: str) -> Document | None:
+    """The stored article and its annotations as a redline Document, or None if unknown.
+
+    What the store does not keep (role probabilities and evidence, claim attributions'
+    offsets, hedge offsets) is left empty; the report shows what there is.
+    """
+    row = con.execute("SELECT doc_id, text, title, source, url, date, path, article_key, version, meta "
+                      "FROM documents WHERE doc_id = ?", [doc_id]).fetchone()
+    if row is None:
+        return None
+    _, text, title, source, url, date, path, article_key, version, meta_json = row
+    meta: dict[str, Any] = {k: v for k, v in (("title", title), ("source", source), ("url", url),
+                                                 ("date", date.isoformat() if date else None), ("path", path))
+                            if v}
+    try:
+        meta.update(json.loads(meta_json) if meta_json else {})
+    except (TypeError, ValueError):
+        pass
+    if version and version > 1:
+        meta["version"] = version
+    doc = Document(id=str(article_key or doc_id), text=text, meta=meta)
+    for start, end, technique, score in con.execute(
+            'SELECT start, "end", technique, score FROM spans WHERE doc_id = ? ORDER BY span_id', [doc_id]).fetchall():
+        doc.add_span(start, end, technique, score if score is not None else 1.0)
+    span_ids = [r[0] for r in con.execute("SELECT span_id FROM spans WHERE doc_id = ? ORDER BY span_id",
+                                          [doc_id]).fetchall()]
+    span_index = {sid: i for i, sid in enumerate(span_ids)}
+    mentions: dict[str, list[Mention]] = {}
+    for actor_id, start, end in con.execute(
+            'SELECT actor_id, start, "end" FROM mentions WHERE doc_id = ? ORDER BY actor_id, mention_id',
+            [doc_id]).fetchall():
+        mentions.setdefault(actor_id, []).append(doc.mention(start, end))
+    targets: dict[str, list[int]] = {}
+    for span_id, actor_id in con.execute("SELECT span_id, actor_id FROM targets WHERE doc_id = ? ORDER BY span_id",
+                                         [doc_id]).fetchall():
+        if span_id in span_index:
+            targets.setdefault(actor_id, []).append(span_index[span_id])
+    for actor_id, name, type_, main, guess, fine, score in con.execute(
+            "SELECT actor_id, name, type, role_main, role_guess, role_fine, role_score FROM actors "
+            "WHERE doc_id = ? ORDER BY actor_id", [doc_id]).fetchall():
+        role = None
+        if main or guess:
+            role = Role(main=main, fine=[f for f in (fine or "").split(",") if f], score=score or 0.0,
+                        guess=guess or main or "")
+        doc.actors.append(Actor(actor_id, name, type_, mentions.get(actor_id, []), role,
+                                techniques=targets.get(actor_id, [])))
+    for subject, predicate, kind, obj, start, end in con.execute(
+            'SELECT subject_actor, predicate, kind, object_actor, start, "end" FROM relations WHERE doc_id = ? '
+            "ORDER BY relation_id", [doc_id]).fetchall():
+        doc.relations.append(Relation(subject, predicate, obj, kind, start, end))
+    for n, (start, end, text_, source_, cw) in enumerate(con.execute(
+            'SELECT start, "end", text, source, checkworthiness FROM claims WHERE doc_id = ? ORDER BY claim_id',
+            [doc_id]).fetchall()):
+        doc.claims.append(Claim(start, end, text_, cw or 0.0, source_ or "author"))
+        for actor in doc.actors:
+            if actor.id == source_:
+                actor.claims.append(n)
+    return doc
+
+
+# --- the figures' data ---------------------------------------------------------------------
+def _rate_rows(groups: list[dict], key: str) -> list[dict]:
+    """Long rows {key, n, small, kind, item, measure, value, lo, hi} for every rate of every group."""
+    rows = []
+    for g in groups:
+        base = {key: g.get(key, "all sources"), "n": g["n_articles"], "small": g["small"]}
+
+        def add(kind, item, measure, rate):
+            if rate is not None:
+                rows.append(dict(base, kind=kind, item=item, measure=measure, value=rate["value"],
+                                 lo=rate["ci_low"], hi=rate["ci_high"]))
+
+        add("all", "All techniques", "per_1000_words", g["techniques_per_1000_words"])
+        for label, v in g["techniques"].items():
+            add("technique", label, "per_1000_words", v["per_1000_words"])
+            add("technique", label, "share_of_articles", v["share_of_articles"])
+        for family, v in g["families"].items():
+            add("family", family, "per_1000_words", v["per_1000_words"])
+            add("family", family, "share_of_articles", v["share_of_articles"])
+    return rows
+
+
+def _heatmap_rows(con, filters: Filters, sources: list[str]) -> list[dict]:
+    """Actor x source: how many articles of the source name the actor, and in which role."""
+    from redline.corpus.stats import _docs_filter
+
+    params: list = []
+    where = _docs_filter(filters, params)
+    rows = con.execute(
+        f"""WITH docs AS (SELECT d.doc_id, coalesce(d.source, '(none)') AS source FROM documents d WHERE {where}),
+            per_doc AS (SELECT docs.source, a.actor_key, a.doc_id,
+                               arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions) AS role
+                        FROM actors a JOIN docs USING (doc_id) WHERE a.actor_key IS NOT NULL GROUP BY ALL),
+            top AS (SELECT actor_key, count(*) AS n FROM per_doc GROUP BY actor_key
+                    ORDER BY n DESC, actor_key LIMIT {HEATMAP_ACTORS})
+            SELECT p.actor_key, p.source, p.role, count(*) FROM per_doc p JOIN top USING (actor_key)
+            GROUP BY ALL""", params).fetchall()
+    names = dict(con.execute(
+        f"""WITH docs AS (SELECT d.doc_id FROM documents d WHERE {where})
+            SELECT a.actor_key, mode(a.name) FROM actors a JOIN docs USING (doc_id)
+            WHERE a.actor_key IS NOT NULL GROUP BY a.actor_key""", params).fetchall())
+    cells: dict[tuple[str, str], dict] = {}
+    for key, source, role, n in rows:
+        if source not in sources:
+            continue
+        cell = cells.setdefault((key, source), {"actor_key": key, "actor": names.get(key, key), "source": source,
+                                                **{r: 0 for r in ROLES}})
+        cell[role if role in ROLES else "unclear"] += n
+    out = []
+    for cell in cells.values():
+        cell["articles"] = sum(cell[r] for r in ROLES)
+        clear = {r: cell[r] for r in ROLES if r != "unclear"}
+        lead = max(clear, key=lambda r: (clear[r], r)) if any(clear.values()) else "unclear"
+        cell["dominant"] = lead
+        cell["share"] = round(cell[lead] / cell["articles"], 3)
+        out.append(cell)
+    return out
+
+
+def _attacked_rows(con, filters: Filters) -> list[dict]:
+    """Spans aimed at each of the most-attacked actors, per source and technique."""
+    from redline.corpus.stats import _docs_filter, _tech_filter
+
+    params: list = []
+    where = _docs_filter(filters, params)
+    tech_where = _tech_filter(filters, params)
+    rows = con.execute(
+        f"""WITH docs AS (SELECT d.doc_id, coalesce(d.source, '(none)') AS source FROM documents d WHERE {where}),
+            aimed AS (SELECT docs.source, a.actor_key, s.technique, t.doc_id, t.span_id
+                      FROM targets t JOIN docs USING (doc_id)
+                      JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+                      JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
+                      WHERE a.actor_key IS NOT NULL AND {tech_where}),
+            top AS (SELECT actor_key, count(*) AS n FROM aimed GROUP BY actor_key
+                    ORDER BY n DESC, actor_key LIMIT {ATTACKED_ACTORS * 3})
+            SELECT actor_key, source, technique, count(DISTINCT (doc_id, span_id)), count(DISTINCT doc_id)
+            FROM aimed JOIN top USING (actor_key) GROUP BY ALL""", params).fetchall()
+    names = dict(con.execute("SELECT actor_key, mode(name) FROM actors WHERE actor_key IS NOT NULL "
+                             "GROUP BY actor_key").fetchall())
+    return [{"actor_key": k, "actor": names.get(k, k), "source": src, "technique": t, "spans": n, "articles": a}
+            for k, src, t, n, a in rows]
+
+
+def _article_rows(con, filters: Filters, href: Callable[[str], str], actor_keys: set[str]) -> list[dict]:
+    """Every article with what the page needs to list it behind a figure."""
+    from redline.corpus.stats import _docs_filter, _tech_filter
+
+    params: list = []
+    where = _docs_filter(filters, params)
+    docs = con.execute(f"SELECT d.doc_id, d.title, coalesce(d.source, '(none)'), d.date, d.month, d.n_words, "
+                       f"left(d.text, 160) FROM documents d WHERE {where} ORDER BY d.date NULLS LAST, d.doc_id",
+                       params).fetchall()
+    p2: list = []
+    where2 = _docs_filter(filters, p2)
+    tech_where = _tech_filter(filters, p2)
+    counts: dict[str, dict[str, int]] = {}
+    for doc_id, technique, n in con.execute(
+            f"""SELECT s.doc_id, s.technique, count(*) FROM spans s
+                WHERE s.doc_id IN (SELECT d.doc_id FROM documents d WHERE {where2}) AND {tech_where}
+                GROUP BY ALL""", p2).fetchall():
+        counts.setdefault(doc_id, {})[technique] = n
+    p3: list = []
+    where3 = _docs_filter(filters, p3)
+    named: dict[str, list[str]] = {}
+    aimed: dict[str, list[str]] = {}
+    for doc_id, key, n_aimed in con.execute(
+            f"""SELECT a.doc_id, a.actor_key, count(t.span_id) FROM actors a
+                LEFT JOIN targets t ON t.doc_id = a.doc_id AND t.actor_id = a.actor_id
+                WHERE a.doc_id IN (SELECT d.doc_id FROM documents d WHERE {where3}) AND a.actor_key IS NOT NULL
+                GROUP BY ALL""", p3).fetchall():
+        if key in actor_keys:
+            named.setdefault(doc_id, []).append(key)
+            if n_aimed:
+                aimed.setdefault(doc_id, []).append(key)
+    out = []
+    for doc_id, title, source, date, month, words, lead in docs:
+        out.append({"id": doc_id, "title": title or " ".join((lead or "").split())[:90] or doc_id,
+                    "source": source, "date": date.isoformat() if date else "", "month": month or "",
+                    "words": words or 0, "href": href(doc_id), "t": counts.get(doc_id, {}),
+                    "actors": named.get(doc_id, []), "aimed": aimed.get(doc_id, [])})
+    return out
+
+
+def dashboard_data(con, filters: Filters = Filters(), settings: Settings = Settings(), *,
+                   article_href: Callable[[str], str] = lambda doc_id: f"articles/{doc_id}.html") -> dict[str, Any]:
+    """Everything the page shows, as plain JSON-able data."""
+    from redline.report import _tech_info
+    from redline.taxonomy import FAMILIES
+
+    overall = compute(con, (), filters, settings)
+    by_source = compute(con, ("source",), filters, settings)
+    by_month = compute(con, ("month",), filters, settings)
+    sources = [{"source": g["source"], "n": g["n_articles"], "small": g["small"]} for g in by_source["groups"]]
+    top_sources = [s["source"] for s in sorted(sources, key=lambda s: (-s["n"], s["source"]))[:HEATMAP_SOURCES]]
+    heatmap = _heatmap_rows(con, filters, top_sources)
+    attacked = _attacked_rows(con, filters)
+    actor_keys = {c["actor_key"] for c in heatmap} | {a["actor_key"] for a in attacked}
+    articles = _article_rows(con, filters, article_href, actor_keys)
+    dates = [a["date"] for a in articles if a["date"]]
+    techniques = []
+    for label in (overall["groups"][0]["techniques"] if overall["groups"] else {}):
+        info = _tech_info(label)
+        techniques.append({"label": label, "name": info.name, "family": info.family, "color": info.color})
+    techniques.sort(key=lambda t: (FAMILIES.index(t["family"]) if t["family"] in FAMILIES else 99, t["name"]))
+    families = [{"name": f, "color": FAMILY_COLORS[f]} for f in FAMILIES + ["Other"]]
+    return {
+        "n_articles": overall["n_articles"],
+        "period": {"first": min(dates) if dates else None, "last": max(dates) if dates else None},
+        "filters": filters.to_json(), "settings": settings.to_json(),
+        "overall": overall["groups"][0] if overall["groups"] else None,
+        "sources": sources, "heatmap_sources": top_sources,
+        "techniques": techniques, "families": families, "roles": ROLE_COLORS,
+        "months": [g["month"] for g in by_month["groups"]],
+        "rates": _rate_rows(by_source["groups"], "source"),
+        "overall_rates": _rate_rows(overall["groups"], "source") if overall["groups"] else [],
+        "series": [r for r in _rate_rows(by_month["groups"], "month") if r["month"] != "(none)"],
+        "heatmap": heatmap, "attacked": attacked, "articles": articles,
+    }
+
+
+# --- the charts (Altair -> Vega-Lite specs with named data, filled in by the page) -----------------
+def chart_specs(data: dict[str, Any]) -> dict[str, dict]:
+    import altair as alt
+
+    family_domain = [f["name"] for f in data["families"]]
+    family_range = [f["color"] for f in data["families"]]
+    tech_domain = [t["label"] for t in data["techniques"]]
+    tech_range = [t["color"] for t in data["techniques"]]
+    n_sources = max(1, len(data["sources"]))
+
+    value_axis = alt.Axis(title=None, grid=True, labelFlush=False)
+    tooltip = [alt.Tooltip("source:N", title="source"), alt.Tooltip("n:Q", title="articles"),
+               alt.Tooltip("value:Q", title="rate", format=".3~f"),
+               alt.Tooltip("lo:Q", title="95% interval from", format=".3~f"),
+               alt.Tooltip("hi:Q", title="to", format=".3~f")]
+    base = alt.Chart(alt.NamedData("rates")).encode(
+        y=alt.Y("source:N", sort=alt.EncodingSortField("value", order="descending"), title=None,
+                axis=alt.Axis(labelLimit=180)))
+    interval = base.mark_rule(strokeWidth=2, color="#5B6770").encode(x=alt.X("lo:Q", axis=value_axis), x2="hi:Q",
+                                                                      tooltip=tooltip)
+    # A hollow dot for a group under the minimum size: shown, but marked.
+    point = base.mark_point(size=80, filled=False, strokeWidth=2, color="#B8283E", fillOpacity=1).encode(
+        x="value:Q", tooltip=tooltip,
+        fill=alt.condition("datum.small", alt.value("white"), alt.value("#B8283E")))
+    corpus_rule = alt.Chart(alt.NamedData("overall")).mark_rule(strokeDash=[4, 3], color="#222").encode(
+        x="value:Q", tooltip=[alt.Tooltip("value:Q", title="all sources", format=".3~f")])
+    rates = alt.layer(interval, point, corpus_rule).properties(width="container", height=min(760, 18 * n_sources + 10))
+
+    series_tooltip = [alt.Tooltip("yearmonth(date):T", title="month"), alt.Tooltip("item:N", title="series"),
+                      alt.Tooltip("n:Q", title="articles"), alt.Tooltip("value:Q", title="rate", format=".3~f"),
+                      alt.Tooltip("lo:Q", title="95% interval from", format=".3~f"),
+                      alt.Tooltip("hi:Q", title="to", format=".3~f")]
+    # The legend is the page's own (only the series shown), so the scale can hold every colour.
+    color = alt.Color("item:N", title=None, scale=alt.Scale(domain=family_domain + tech_domain,
+                                                           range=family_range + tech_range), legend=None)
+    sbase = alt.Chart(alt.NamedData("series")).transform_calculate(date="toDate(datum.month + '-15')").encode(
+        x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", tickCount=12)), color=color)
+    band = sbase.mark_area(opacity=0.13).encode(y=alt.Y("lo:Q", title=None), y2="hi:Q")
+    line = sbase.mark_line(strokeWidth=2).encode(y="value:Q")
+    dots = sbase.mark_point(size=40, filled=False, strokeWidth=2, fillOpacity=1).encode(
+        y="value:Q", tooltip=series_tooltip,
+        fill=alt.condition("datum.small", alt.value("white"), color))
+    series = alt.layer(band, line, dots).properties(width="container", height=300)
+
+    role_scale = alt.Scale(domain=list(ROLE_COLORS), range=list(ROLE_COLORS.values()))
+    heat_tooltip = [alt.Tooltip("actor:N"), alt.Tooltip("source:N"), alt.Tooltip("articles:Q", title="articles naming it")] + \
+        [alt.Tooltip(f"{r}:Q", title=f"as {r}") for r in ROLES]
+    hbase = alt.Chart(alt.NamedData("heatmap")).encode(
+        x=alt.X("source:N", title=None, sort=data["heatmap_sources"], axis=alt.Axis(labelAngle=-40, labelLimit=120,
+                                                                                   orient="top")),
+        y=alt.Y("actor:N", title=None, sort=alt.EncodingSortField("articles", op="sum", order="descending"),
+                axis=alt.Axis(labelLimit=200)))
+    cells = hbase.mark_rect(stroke="white", strokeWidth=1).encode(
+        color=alt.Color("dominant:N", scale=role_scale, title="most articles cast it as",
+                        legend=alt.Legend(orient="top")),
+        opacity=alt.Opacity("share:Q", scale=alt.Scale(domain=[0, 1], range=[0.25, 1]), legend=None),
+        tooltip=heat_tooltip)
+    labels = hbase.mark_text(fontSize=10, color="white", fontWeight="bold").encode(text="articles:Q", tooltip=heat_tooltip)
+    heatmap = alt.layer(cells, labels).properties(width="container", height=22 * HEATMAP_ACTORS)
+
+    att_tooltip = [alt.Tooltip("actor:N"), alt.Tooltip("spans:Q", title="technique spans aimed at it"),
+                   alt.Tooltip("articles:Q", title="articles")]
+    attacked = alt.Chart(alt.NamedData("attacked")).mark_bar(color="#7A1F3D", cornerRadiusEnd=2).encode(
+        y=alt.Y("actor:N", sort=alt.EncodingSortField("spans", order="descending"), title=None,
+                axis=alt.Axis(labelLimit=220)),
+        x=alt.X("spans:Q", title="technique spans aimed at the actor"),
+        tooltip=att_tooltip).properties(width="container", height=22 * ATTACKED_ACTORS)
+
+    config = {"font": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "view": {"stroke": None},
+              "axis": {"labelFontSize": 11, "titleFontSize": 11, "labelColor": "#333", "gridColor": "#e8e8e8"},
+              "legend": {"labelFontSize": 11, "titleFontSize": 11}}
+    out = {}
+    for name, chart in (("rates", rates), ("series", series), ("heatmap", heatmap), ("attacked", attacked)):
+        spec = chart.to_dict()
+        spec["config"] = config
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+        out[name] = spec
+    return out
+
+
+# --- the page --------------------------------------------------------------------------------
+def _script_json(value: Any) -> str:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' as themselves."""
+    return (json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def render_dashboard(con, filters: Filters = Filters(), settings: Settings = Settings(), *,
+                     title: str = "Corpus dashboard", article_href: Callable[[str], str] | None = None,
+                     served: bool = False, stale_note: str | None = None) -> str:
+    """The dashboard page. `served`: the web app's version (its filters can recompute the
+    intervals on the server, and it links to the search page)."""
+    import redline
+    from redline.report import environment
+
+    href = article_href or (lambda doc_id: f"articles/{doc_id}.html")
+    data = dashboard_data(con, filters, settings, article_href=href)
+    specs = chart_specs(data)
+    return environment().get_template("dashboard.html.j2").render(
+        title=title, version=redline.__version__, data=data, data_json=_script_json(data),
+        specs_json=_script_json(specs), vega_js=vega_javascript().replace("</script", "<\\/script"),
+        served=served, stale_note=stale_note)
+
+
+def write_dashboard(store: Path, out: Path, filters: Filters = Filters(), settings: Settings = Settings(), *,
+                    article_reports: bool = True, on_report: Callable[[int, int], None] | None = None) -> tuple[Path, int]:
+    """Write the dashboard to `out` and, unless told not to, each article's report into
+    `<out stem>-articles/` beside it. Returns (articles folder, reports written)."""
+    from redline.corpus.store import Store
+    from redline.errors import InputError
+    from redline.report import render_html
+
+    folder = out.parent / f"{out.stem}-articles"
+    with Store(store, read_only=True) as opened:
+        con = opened.connect()
+        page = render_dashboard(con, filters, settings, article_href=lambda doc_id: f"{folder.name}/{doc_id}.html")
+        written = 0
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(out.name + ".tmp")
+            tmp.write_text(page, encoding="utf-8")
+            tmp.replace(out)
+            if article_reports:
+                from redline.corpus.stats import _docs_filter
+                params: list = []
+                ids = [r[0] for r in con.execute(f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, params)} "
+                                                 "ORDER BY d.doc_id", params).fetchall()]
+                folder.mkdir(exist_ok=True)
+                for i, doc_id in enumerate(ids):
+                    doc = document_from_store(con, doc_id)
+                    html = render_html([doc], back_link=f"../{out.name}")
+                    (folder / f"{doc_id}.html").write_text(html, encoding="utf-8")
+                    written += 1
+                    if on_report:
+                        on_report(i + 1, len(ids))
+        except OSError as exc:
+            raise InputError(f"{exc.filename or out}: cannot write ({exc.strerror})") from None
+    return folder, written
