@@ -240,6 +240,22 @@ def test_brat_reader_errors_name_file_and_line(tmp_path):
         list(read_brat(tmp_path))
 
 
+def test_import_skips_a_bad_document_and_keeps_the_others(tmp_path):
+    folder = tmp_path / "brat"
+    folder.mkdir()
+    for name, ann in [("a", "T1\tDoubt 0 4\tThey\n"), ("b", "T1\tDoubt 0 4\tThem\n"), ("c", "")]:
+        (folder / f"{name}.txt").write_text("They are traitors.", encoding="utf-8")
+        (folder / f"{name}.ann").write_text(ann, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["import", str(folder), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "b.ann:1: the annotation's text 'Them'" in result.stderr
+    assert "2 documents imported, 1 failed" in result.stderr
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], len(r["techniques"])) for r in records] == [("a", 1), ("c", 0)]
+    assert all(r["text"] == "They are traitors." for r in records)
+
+
 # --------------------------------------------------------------------------- JSONL and CSV
 
 def test_own_labels_jsonl_is_checked(tmp_path):

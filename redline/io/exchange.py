@@ -36,10 +36,26 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from redline.doc import Document, OffsetError
 from redline.errors import InputError
+
+# Told of a document that could not be read, so that a reader can go on with the next.
+OnError = Optional[Callable[[InputError], None]]
+
+
+def _each(items: Iterable[tuple], make: Callable[..., Document], on_error: OnError) -> Iterator[Document]:
+    """make(*item) for each item; an InputError is raised, or handed to `on_error` and skipped."""
+    for item in items:
+        try:
+            doc = make(*item)
+        except InputError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+            continue
+        yield doc
 
 # --------------------------------------------------------------------------- CSV
 
@@ -249,14 +265,13 @@ def read_brat_pair(ann_path: Path) -> Document:
     return doc
 
 
-def read_brat(path: Path) -> Iterator[Document]:
+def read_brat(path: Path, on_error: OnError = None) -> Iterator[Document]:
     """Every .ann (with its .txt) in a folder, sorted, or one .ann file."""
     path = Path(path)
     files = sorted(path.glob("*.ann")) if path.is_dir() else [path]
     if not files:
         raise InputError(f"{path}: no .ann files (not a brat folder)")
-    for ann in files:
-        yield read_brat_pair(ann)
+    yield from _each([(ann,) for ann in files], read_brat_pair, on_error)
 
 
 # --------------------------------------------------------------------------- Label Studio
@@ -337,7 +352,9 @@ def _ls_results(task: dict[str, Any]) -> tuple[list, str]:
     """The regions to read from a task: its latest submitted annotation, else its latest prediction."""
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
     if annotations:
-        latest = max(annotations, key=lambda a: str(a.get("updated_at") or a.get("created_at") or ""))
+        # The latest by time; on equal (or missing) times, the later one in the list.
+        order = {id(a): i for i, a in enumerate(annotations)}
+        latest = max(annotations, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), order[id(a)]))
         return latest.get("result") or [], "annotation"
     predictions = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
     if predictions:
@@ -391,7 +408,7 @@ def labelstudio_document(task: Any, where: str) -> Document:
     return doc
 
 
-def read_labelstudio(path: Path) -> Iterator[Document]:
+def read_labelstudio(path: Path, on_error: OnError = None) -> Iterator[Document]:
     """A Label Studio JSON export (a list of tasks, or one task) as Documents."""
     from redline.io.inputs import MAX_TABLE_BYTES, read_text_limited
 
@@ -404,8 +421,7 @@ def read_labelstudio(path: Path) -> Iterator[Document]:
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise InputError(f"{path}: expected a list of Label Studio tasks")
-    for i, task in enumerate(tasks):
-        yield labelstudio_document(task, f"{path}#{i}")
+    yield from _each([(task, f"{path}#{i}") for i, task in enumerate(tasks)], labelstudio_document, on_error)
 
 
 # --------------------------------------------------------------------------- redline JSONL
@@ -421,63 +437,68 @@ def labeled_record(doc: Document) -> dict[str, Any]:
     return out | {k: v for k, v in rec.items() if k not in out}
 
 
-def read_jsonl(path: Path) -> Iterator[Document]:
+def read_jsonl(path: Path, on_error: OnError = None) -> Iterator[Document]:
     """redline JSONL (from `analyze -f jsonl` or `import`, or written by hand: `id`, `text`
     and `techniques` [{start, end, technique}]) as Documents. A record without `text` is
     read from its `path` (as given, else beside the JSONL file), checked by `text_sha256`."""
-    import hashlib
-
-    from redline.io.inputs import MAX_TABLE_BYTES, read_path, read_text_limited
+    from redline.io.inputs import MAX_TABLE_BYTES, read_text_limited
 
     path = Path(path)
     raw = read_text_limited(path, MAX_TABLE_BYTES, "the JSONL file")
-    for n, line in enumerate(raw.split("\n"), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
+    lines = [(line, path, n) for n, line in enumerate(raw.split("\n"), 1) if line.strip()]
+    yield from _each(lines, _jsonl_document, on_error)
+
+
+def _jsonl_document(line: str, path: Path, n: int) -> Document:
+    import hashlib
+
+    from redline.io.inputs import Source, read_source
+
+    where = f"{path}:{n}"
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(rec, dict):
+        raise InputError(f"{where}: expected a JSON object per line")
+    text = rec.get("text")
+    src = rec.get("path")
+    if not isinstance(text, str):
+        if not src:
+            raise InputError(f"{where}: the record has neither 'text' nor a 'path' to read it from")
+        candidates = [Path(src), path.parent / src]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise InputError(f"{where}: no 'text', and its path {src!r} is not a readable file")
+        # Read as `analyze` read it (an HTML file: its article text), so the SHA-256 can match.
+        source = read_source(Source(str(rec.get("id") or ""), str(found)))
+        if source.error:
+            raise InputError(f"{where}: no 'text', and its path cannot be read: {source.error}")
+        text = source.text
+        sha = rec.get("text_sha256")
+        if sha and hashlib.sha256(text.encode("utf-8")).hexdigest() != sha:
+            raise InputError(f"{where}: {found} is not the text this record was made from (SHA-256 differs)")
+    meta = dict(rec["meta"]) if isinstance(rec.get("meta"), dict) else {}
+    if src:
+        meta["path"] = src
+    doc = Document(id=str(rec.get("id") or f"{path.stem}-{n}"), text=text, meta=meta)
+    spans = rec.get("techniques", [])
+    if not isinstance(spans, list):
+        raise InputError(f"{where}: 'techniques' must be a list")
+    for k, s in enumerate(spans):
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(rec, dict):
-            raise InputError(f"{where}: expected a JSON object per line")
-        text = rec.get("text")
-        src = rec.get("path")
-        if not isinstance(text, str):
-            if not src:
-                raise InputError(f"{where}: the record has neither 'text' nor a 'path' to read it from")
-            candidates = [Path(src), path.parent / src]
-            found = next((c for c in candidates if c.is_file()), None)
-            if found is None:
-                raise InputError(f"{where}: no 'text', and its path {src!r} is not a readable file")
-            if found.suffix.lower() in (".html", ".htm"):
-                raise InputError(f"{where}: no 'text', and its path {src!r} is HTML; re-run `redline import` "
-                                 "on it to keep the article text")
-            text = read_path(found)
-            sha = rec.get("text_sha256")
-            if sha and hashlib.sha256(text.encode("utf-8")).hexdigest() != sha:
-                raise InputError(f"{where}: {found} is not the text this record was made from (SHA-256 differs)")
-        meta = dict(rec["meta"]) if isinstance(rec.get("meta"), dict) else {}
-        if src:
-            meta["path"] = src
-        doc = Document(id=str(rec.get("id") or f"{path.stem}-{n}"), text=text, meta=meta)
-        spans = rec.get("techniques", [])
-        if not isinstance(spans, list):
-            raise InputError(f"{where}: 'techniques' must be a list")
-        for k, s in enumerate(spans):
-            try:
-                start, end, label = int(s["start"]), int(s["end"]), str(s["technique"])
-            except (KeyError, TypeError, ValueError):
-                raise InputError(f"{where}: techniques[{k}] needs integer start, end and a technique") from None
-            try:
-                span = doc.add_span(start, end, label, float(s.get("score", 1.0)), source="jsonl")
-            except OffsetError as exc:
-                raise InputError(f"{where}: techniques[{k}]: {exc}") from None
-            if "text" in s and s["text"] != span.text:
-                raise InputError(f"{where}: techniques[{k}]: its text {s['text'][:60]!r} is not what "
-                                 f"[{start}, {end}) slices ({span.text[:60]!r})")
-        doc.sort_spans()
-        yield doc
+            start, end, label = int(s["start"]), int(s["end"]), str(s["technique"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{where}: techniques[{k}] needs integer start, end and a technique") from None
+        try:
+            span = doc.add_span(start, end, label, float(s.get("score", 1.0)), source="jsonl")
+        except OffsetError as exc:
+            raise InputError(f"{where}: techniques[{k}]: {exc}") from None
+        if "text" in s and s["text"] != span.text:
+            raise InputError(f"{where}: techniques[{k}]: its text {s['text'][:60]!r} is not what "
+                             f"[{start}, {end}) slices ({span.text[:60]!r})")
+    doc.sort_spans()
+    return doc
 
 
 # --------------------------------------------------------------------------- any of them
@@ -506,15 +527,18 @@ def annotation_format(path: Path) -> str:
                      "export (.json), redline JSONL (.jsonl) or PTC labels (.labels)")
 
 
-def read_documents(path: Path) -> Iterator[Document]:
-    """The annotated documents in a brat folder, a Label Studio export or redline JSONL."""
+def read_documents(path: Path, on_error: OnError = None) -> Iterator[Document]:
+    """The annotated documents in a brat folder, a Label Studio export or redline JSONL.
+
+    A document that cannot be read raises InputError; with `on_error`, the error goes to
+    it instead and the reading goes on with the next document."""
     fmt = annotation_format(path)
     if fmt == "brat":
-        return read_brat(path)
+        return read_brat(path, on_error)
     if fmt == "labelstudio":
-        return read_labelstudio(path)
+        return read_labelstudio(path, on_error)
     if fmt == "jsonl":
-        return read_jsonl(path)
+        return read_jsonl(path, on_error)
     raise InputError(f"{path}: PTC label files hold offsets without the texts; `redline import` needs "
                      "brat, Label Studio or redline JSONL")
 
