@@ -465,19 +465,24 @@ def import_annotations(
     except RedlineError as exc:
         _fail(str(exc))
     failures = 0
+
+    def report(exc: RedlineError) -> None:
+        nonlocal failures
+        failures += 1
+        typer.echo(f"redline: error: {exc}", err=True)
+
     for source in sources:
         try:
-            for doc in read_documents(source):
+            for doc in read_documents(source, on_error=report):  # a bad document: reported, skipped
                 output.add(doc)
-        except RedlineError as exc:
-            failures += 1
-            typer.echo(f"redline: error: {exc}", err=True)
+        except RedlineError as exc:  # the source as a whole: missing, not JSON, of no known format
+            report(exc)
     try:
         output.finish()
     except RedlineError as exc:
         _fail(str(exc))
-    typer.echo(f"redline: {output.written} documents imported"
-               + (f", {failures} of {len(sources)} sources failed" if failures else ""), err=True)
+    typer.echo(f"redline: {output.written} documents imported" + (f", {failures} failed" if failures else ""),
+               err=True)
     if failures:
         raise typer.Exit(1)
 
