@@ -169,6 +169,13 @@ def _pct(x: float) -> str:
     return f"{x * 100:.0f}%"
 
 
+def _threshold_pct(doc: Document) -> int:
+    """The tagger's score threshold in whole percent (0 when it is not a number)."""
+    tagger = doc.model.get("tagger") if isinstance(doc.model, dict) else None
+    threshold = (tagger or {}).get("threshold")
+    return int(threshold * 100) if isinstance(threshold, (int, float)) and 0 <= threshold <= 1 else 0
+
+
 # --- one document -----------------------------------------------------------------
 def _shareable(key: str, value):
     """A meta value as a shared report may show it: a local path only by its file name
@@ -316,9 +323,15 @@ def _doc_view(doc: Document, n: int, techs: dict[str, int], tech_list: list[_Tec
         "summary": summary,
         "spans": [{"i": i, "start": s.start, "end": s.end, "text": s.text, "snippet": _snippet(s.text, 140),
                    "technique": tech_list[techs[s.technique]], "key": techs[s.technique], "score": s.score,
-                   "score_pct": _pct(s.score)} for i, s in enumerate(doc.spans)],
-        "data": {"spans": [[s.start, s.end, techs[s.technique], round(float(s.score), 4), slots[i]]
+                   "score_pct": _pct(s.score), "triggers": ", ".join(t.text for t in s.triggers)}
+                  for i, s in enumerate(doc.spans)],
+        # Per span: start, end, technique key, score, underline slot, and the words that
+        # triggered it (shown in the tooltip).
+        "data": {"spans": [[s.start, s.end, techs[s.technique], round(float(s.score), 4), slots[i],
+                            [t.text for t in s.triggers]]
                            for i, s in enumerate(doc.spans)]},
+        # The slider starts at the threshold the spans were filtered with: it raises the bar.
+        "threshold_pct": _threshold_pct(doc),
         "actors": actors,
         "role_meanings": [{"name": name, "meaning": meaning, "color": ROLE_COLORS.get(name, UNCLEAR_COLOR)}
                           for name, meaning in ROLE_MEANINGS],

@@ -83,6 +83,8 @@ def test_paste_submit_hover_toggle_slide(browser, tmp_path):
         for s in covering:
             assert techniques[s[2]]["name"] in text
             assert f"{round(s[3] * 100)}% confidence" in text
+            if s[5]:  # the words that triggered the span
+                assert "Triggered by" in text and s[5][0] in text
         assert first.get_attribute("aria-describedby") == "tip"
 
         # Keyboard users get the same tooltip by focusing a mark.
@@ -113,17 +115,20 @@ def test_paste_submit_hover_toggle_slide(browser, tmp_path):
         box.check()
         assert page.locator("mark.m.off").count() == 0
 
-        # The confidence slider hides marks whose spans are all below it.
+        # The confidence slider starts at the threshold the spans were chosen with, and
+        # hides marks whose spans are all below it as it rises.
+        threshold = round(min(s[3] for s in spans) * 100)
+        assert int(page.locator(".thr-in").input_value()) <= threshold
         on_before = page.locator("mark.m:not(.off)").count()
-        page.locator(".thr-in").fill("40")
-        assert page.inner_text(".thr-out") == "40%"
+        page.locator(".thr-in").fill("60")
+        assert page.inner_text(".thr-out") == "60%"
         below = page.evaluate("""() => {
             const spans = JSON.parse(document.querySelector('script.doc-data').textContent).spans;
             let bad = 0;
             document.querySelectorAll('mark.m').forEach(m => {
                 const scores = m.dataset.s.split(' ').map(i => spans[+i][3]);
                 const on = !m.classList.contains('off');
-                if (on !== scores.some(s => s >= 0.4)) bad++;
+                if (on !== scores.some(s => s >= 0.6)) bad++;
             });
             return bad;
         }""")

@@ -59,7 +59,9 @@
       return { el: p, text: p.querySelector("p"), marks: Array.prototype.slice.call(p.querySelectorAll("mark.m")),
                pct: p.querySelector(".dens-pct"), bar: p.querySelector(".dens-bar"), dens: p.querySelector(".dens") };
     });
-    var state = { spans: spans, off: {}, thr: 0 };
+    var slider = sec.querySelector(".thr-in"), out = sec.querySelector(".thr-out");
+    // The slider starts at the threshold the spans were chosen with; it raises the bar.
+    var state = { spans: spans, off: {}, thr: slider ? Number(slider.value) / 100 : 0 };
     marks.forEach(function (m) { m._sec = state; });
 
     function visible(i) { var s = spans[i]; return !state.off[s[2]] && s[3] >= state.thr - 1e-9; }
@@ -125,7 +127,6 @@
         update();
       });
     });
-    var slider = sec.querySelector(".thr-in"), out = sec.querySelector(".thr-out");
     if (slider) {
       slider.addEventListener("input", function () {
         state.thr = Number(slider.value) / 100;
@@ -153,6 +154,12 @@
       var fam = document.createElement("div"); fam.className = "tip-fam"; fam.textContent = t.family;
       var def = document.createElement("p"); def.className = "tip-def"; def.textContent = t.definition;
       item.appendChild(head); item.appendChild(fam); item.appendChild(def);
+      if (s[5] && s[5].length) {
+        // The words the model leaned on most for this span.
+        var trig = document.createElement("p"); trig.className = "tip-trig";
+        trig.textContent = "Triggered by: " + s[5].map(function (w) { return "\u201c" + w + "\u201d"; }).join(", ");
+        item.appendChild(trig);
+      }
       tip.appendChild(item);
     });
     tip.hidden = false;
