@@ -32,7 +32,10 @@ def redline(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess
 
 
 def exported(store: Path, out: Path) -> dict[str, bytes]:
-    redline("corpus", "export", store, "-o", out)
+    """`redline corpus export`'s files, by name (the library call: the CLI is tested below)."""
+    from redline.corpus.export import export_store
+
+    export_store(store, out, "parquet")
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 
@@ -186,7 +189,23 @@ def test_kill_9_at_random_points_then_resume_exports_the_same_bytes(tmp_path):
     assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 4  # 3 killed + the one that finished
 
 
-def test_export_errors_are_clear(tmp_path):
+def test_export_cli_and_its_errors(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("They are traitors, all of them. Never forget it!", encoding="utf-8")
+    store = tmp_path / "c.duckdb"
+    redline("corpus", "ingest", store, folder, "--components", "lexicon", "-q")
+    proc = redline("corpus", "export", store, "-o", tmp_path / "csv", "--format", "csv", "--runs")
+    assert "documents.csv: 1 rows" in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [
+        "actors.csv", "claims.csv", "documents.csv", "errors.csv", "mentions.csv", "relations.csv", "runs.csv",
+        "spans.csv", "targets.csv"]
+    header = (tmp_path / "csv" / "spans.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "doc_id,span_id,start,end,technique,family,text,score"
+    assert "run_id" in (tmp_path / "csv" / "documents.csv").read_text(encoding="utf-8").splitlines()[0]
+    plain = exported(store, tmp_path / "parquet")
+    assert "runs.parquet" not in plain
+    assert duckdb.sql(f"SELECT * FROM '{tmp_path / 'parquet' / 'documents.parquet'}'").columns.count("run_id") == 0
     proc = redline("corpus", "export", tmp_path / "nothing.duckdb", "-o", tmp_path / "out", check_rc=2)
     assert "no such store" in proc.stderr
     not_store = tmp_path / "plain.duckdb"

@@ -92,9 +92,10 @@ class LocalEngine:
         self._pipeline = self.settings.pipeline()
 
     def run(self, articles: Iterable[Article]) -> Iterator[Outcome]:
-        if self._pipeline is None:
-            self.load()
         for article in articles:
+            # Loaded at the first article that needs it: redline JSONL records need none.
+            if self._pipeline is None and article.record is None:
+                self.load()
             yield analyze_article(self._pipeline, article)
 
     def close(self) -> None:
