@@ -625,11 +625,15 @@ def serve(
     allow_private: bool = typer.Option(False, "--allow-private",
                                        help="Let URL fetches reach loopback and private addresses (trusted networks only)."),
     components: Optional[str] = typer.Option(None, "--components", help="Comma-separated pipeline."),
+    store: Optional[Path] = typer.Option(None, "--store", help="A corpus store (DuckDB) to serve read-only under "
+                                                               "/corpus: dashboard, search, article reports."),
 ) -> None:
     """Serve the web page and the JSON API (FastAPI)."""
     from redline.server import run as run_server
 
-    run_server(host=host, port=port, allow_private=allow_private, components=_components(components))
+    if store is not None and not store.is_file():
+        _fail(f"{store}: no such corpus store (make one with `redline corpus ingest`)")
+    run_server(host=host, port=port, allow_private=allow_private, components=_components(components), store=store)
 
 
 @app.command()

@@ -9,6 +9,8 @@ Routes
     POST /api/analyze      {"text": ...} or {"url": ...} (+ optional "id", "threshold") -> Document JSON
     GET  /api/techniques   the taxonomy (redline.taxonomy.as_json())
     GET  /healthz          liveness and what is loaded
+    GET  /corpus...        with a corpus store (`redline serve --store`): dashboard, search, article
+                           reports, stats API (redline.corpus.views), read-only
     GET  /docs, /openapi.json   FastAPI's own API docs
 
 The model loads once, at startup, and is shared. What keeps the server up (README lists the figures):
@@ -403,8 +405,10 @@ def _components_from_env() -> tuple[str, ...] | None:
 def create_app(allow_private: bool = False, components: tuple[str, ...] | None = None, max_chars: int = MAX_CHARS,
                max_concurrent: int = 2, *, max_queue: int = 32, max_body: int = MAX_BODY, preload: bool = True,
                max_long: int | None = None, max_fetches: int = 2, queue_wait_s: float = QUEUE_WAIT_S,
-               analysis_deadline_s: float = ANALYSIS_DEADLINE_S, body_timeout_s: float = BODY_TIMEOUT_S):
+               analysis_deadline_s: float = ANALYSIS_DEADLINE_S, body_timeout_s: float = BODY_TIMEOUT_S,
+               store: str | os.PathLike | None = None):
     """The FastAPI app. `components=None` means $REDLINE_COMPONENTS or the default pipeline.
+    `store`: a corpus store (DuckDB) to serve read-only under /corpus (redline.corpus.views).
 
     Capacity (module doc): `max_concurrent` short texts and `max_long` (default half,
     at least 1) long ones run at once; `max_queue` short and half as many long wait;
@@ -647,6 +651,10 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
             return page(str(exc), 422, text=text[:max_chars], url=url)
         html = render_html([doc], back_link="/")
         return HTMLResponse(html, headers=PAGE_HEADERS)
+
+    if store is not None:  # the corpus views: dashboard, search, article reports, stats API
+        from redline.corpus.views import corpus_router
+        app.include_router(corpus_router(store))
 
     return app
 

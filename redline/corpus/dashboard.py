@@ -330,7 +330,7 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict]:
         opacity=alt.Opacity("share:Q", scale=alt.Scale(domain=[0, 1], range=[0.25, 1]), legend=None),
         tooltip=heat_tooltip)
     labels = hbase.mark_text(fontSize=10, color="white", fontWeight="bold").encode(text="articles:Q", tooltip=heat_tooltip)
-    heatmap = alt.layer(cells, labels).properties(width="container", height=22 * HEATMAP_ACTORS)
+    heatmap = alt.layer(cells, labels).properties(width="container", height=24 * HEATMAP_ACTORS)
 
     att_tooltip = [alt.Tooltip("actor:N"), alt.Tooltip("spans:Q", title="technique spans aimed at it"),
                    alt.Tooltip("articles:Q", title="articles")]
