@@ -9,8 +9,9 @@ Writers (the `analyze -f` choices csv, brat, labelstudio, conll):
 * brat standoff: per document a `ID.txt` (the text, exactly) and an `ID.ann` with one
   text-bound annotation per technique span (`T1<TAB>Type START END<TAB>text`) and its score
   as an AnnotatorNotes line; an `annotation.conf` lists the types. brat counts offsets in
-  characters, as redline does. A brat type name cannot hold a comma, so "Name_Calling,
-  Labeling" is written "Name_Calling__Labeling" and read back with its comma. A span
+  characters, as redline does. Type names keep to letters, digits, '_' and '-' (a comma
+  separates arguments in brat's annotation.conf), so "Name_Calling,Labeling" is written
+  "Name_Calling__Labeling" and read back with its comma. A span
   running over a line break is written as fragments that skip the break (brat's rule for
   text-bound annotations) and read back whole.
 * Label Studio: a JSON list of tasks, `{"data": {"text": ...}, "predictions": [{"result":
@@ -18,7 +19,6 @@ Writers (the `analyze -f` choices csv, brat, labelstudio, conll):
   `labelstudio_config()` writes (README). Label Studio's editor counts offsets in UTF-16
   code units (JavaScript strings), so a character outside the Basic Multilingual Plane (an
   emoji) counts two: offsets are converted both ways.
-
 * CoNLL-style BIO: a token per line with its offsets and tags (see `to_conll`), for
   token-classification tools.
 
@@ -56,6 +56,7 @@ def _each(items: Iterable[tuple], make: Callable[..., Document], on_error: OnErr
             on_error(exc)
             continue
         yield doc
+
 
 # --------------------------------------------------------------------------- CSV
 
