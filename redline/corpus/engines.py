@@ -153,6 +153,8 @@ class RayEngine:
 
         # Ray's own log lines (cluster start, dataset plans) stay in its session logs.
         quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        if self.address and self.address != "auto":
+            _check_reachable(self.address)  # Ray itself retries an unreachable head for minutes
         try:
             if self.address:
                 ray.init(address=self.address, **quiet)
@@ -196,3 +198,17 @@ class RayEngine:
 
             ray.shutdown()
             self._started_here = False
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse, at once, a HOST:PORT where nothing answers."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise RayUnavailable(f"--address {address!r}: write auto or HOST:PORT (e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailable(f"Ray could not start at {address}: nothing answers there ({exc.strerror or exc}); "
+                             "is `ray start --head` running on that machine?") from None

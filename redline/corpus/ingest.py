@@ -150,6 +150,8 @@ def run_ingest(store_path: Path, sources: list[str], options: IngestOptions) -> 
         stop["signal"] = signum
         raise _Stopped(signum)
 
+    if options.engine == "ray":
+        engine.load()  # join or start the cluster before touching the store: a refusal leaves no trace
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     progress = None
     try:
