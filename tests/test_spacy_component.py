@@ -86,13 +86,16 @@ def test_displacy_renders_the_technique_spans(md_nlp, own_example):
         assert span.label_ in html
 
 
-def test_blank_pipeline_with_no_import_and_a_config():
+def test_blank_pipeline_with_no_import_and_a_config(tmp_path):
     """The `spacy_factories` entry point: a fresh interpreter that never imports redline
-    finds the factory; the config picks the components (here the fast rule baseline)."""
+    finds the factory; the config picks the components (here the fast rule baseline), and
+    a pipeline saved with it loads again."""
     code = (
         "import spacy\n"
         "nlp = spacy.blank('en')\n"
         "nlp.add_pipe('redline', config={'components': ['lexicon']})\n"
+        f"nlp.to_disk({str(tmp_path / 'saved')!r})\n"
+        f"nlp = spacy.load({str(tmp_path / 'saved')!r})\n"
         "doc = nlp('They are traitors and cowards! Never forget it.')\n"
         "print(sorted({s.label_ for s in doc.spans['redline']}))\n"
         "print(nlp.get_pipe_meta('redline').factory, nlp.config['components']['redline']['components'])\n"
