@@ -13,6 +13,7 @@ import typer
 from redline import __version__
 from redline.errors import RedlineError
 from redline.models import PRECISIONS
+from redline.taxonomy import DEFAULT_TAXONOMY, TAXONOMIES
 
 app = typer.Typer(
     name="redline",
@@ -38,6 +39,9 @@ class Fmt(str, Enum):
 
 
 Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # redline.models.PRECISIONS
+Taxonomy = Enum("Taxonomy", {t: t for t in TAXONOMIES}, type=str)  # redline.taxonomy.TAXONOMIES
+_TAXONOMY_HELP = (f"Technique labels: 'ptc' (14 classes) or 'semeval2023' (the 23 of SemEval-2023 Task 3). "
+                  f"Default: {DEFAULT_TAXONOMY}.")
 
 
 class Task(str, Enum):
@@ -279,6 +283,7 @@ def analyze(
     lang: Optional[str] = typer.Option(None, "--lang",
                                        help="The texts' language, if you know it ('en' skips the check that warns "
                                             "about texts that do not look English)."),
+    taxonomy: Optional[Taxonomy] = typer.Option(None, "--taxonomy", help=_TAXONOMY_HELP),
 ) -> None:
     """Find persuasion techniques (and actors, claims) in articles.
 
@@ -331,7 +336,8 @@ def analyze(
                     typer.echo(f"redline: warning: {src.path}: {warning}", err=True)
                 try:
                     doc = run_analysis(src.text, id=src.id, meta={"path": src.path, **src.meta, **extra_meta},
-                                       threshold=threshold, components=_components(components))
+                                       threshold=threshold, components=_components(components),
+                                       taxonomy=taxonomy.value if taxonomy else None)
                 except RedlineError as exc:
                     failures += 1
                     typer.echo(f"redline: error: {src.path}: {exc}", err=True)
@@ -378,6 +384,7 @@ def classify(
     spans: Path = typer.Option(..., "--spans", help="PTC template lines: article_id, [technique,] start, end."),
     articles: Path = typer.Argument(..., help="Folder with article<ID>.txt files."),
     out: Optional[Path] = typer.Option(None, "-o", "--output"),
+    taxonomy: Optional[Taxonomy] = typer.Option(None, "--taxonomy", help=_TAXONOMY_HELP),
 ) -> None:
     """The TC task: label given spans with a technique (PTC lines out, same order)."""
     from redline.components.tagger import TechniqueTagger
@@ -388,7 +395,7 @@ def classify(
         labels = read_labels(spans)
         if not articles.is_dir():
             raise RedlineError(f"{articles}: not a folder of articles")
-        tagger = TechniqueTagger()
+        tagger = TechniqueTagger(taxonomy=taxonomy.value if taxonomy else None)
         by_article: dict[str, list[int]] = {}
         for i, lab in enumerate(labels):
             by_article.setdefault(lab.article_id, []).append(i)
@@ -637,14 +644,15 @@ def serve(
 
 
 @app.command()
-def techniques(as_json: bool = typer.Option(False, "--json")) -> None:
+def techniques(as_json: bool = typer.Option(False, "--json"),
+               which: Optional[Taxonomy] = typer.Option(None, "--taxonomy", help=_TAXONOMY_HELP)) -> None:
     """List the technique taxonomy."""
     from redline import taxonomy
 
     if as_json:
         typer.echo(json.dumps(taxonomy.as_json(), indent=2, ensure_ascii=False))
         return
-    for label in taxonomy.PTC_TECHNIQUES:
+    for label in taxonomy.labels_of(which.value if which else DEFAULT_TAXONOMY):
         info = taxonomy.technique_info(label)
         typer.echo(f"{label:<40} {info.family:<22} {info.definition}")
 

@@ -106,22 +106,33 @@ _default: dict[tuple, Pipeline] = {}
 _default_lock = threading.Lock()
 
 
-def default_pipeline(components: tuple[str, ...] | None = None, threshold: float | None = None) -> Pipeline:
-    """The shared, lazily loaded pipeline (models load once per process)."""
-    key = (tuple(components or DEFAULT_COMPONENTS), threshold)
+def default_pipeline(components: tuple[str, ...] | None = None, threshold: float | None = None,
+                     taxonomy: str | None = None) -> Pipeline:
+    """The shared, lazily loaded pipeline (models load once per process). `taxonomy`: the
+    tagger's technique labels, "ptc" or "semeval2023" (redline.taxonomy.TAXONOMIES)."""
+    from redline.taxonomy import DEFAULT_TAXONOMY, check_taxonomy
+
+    taxonomy = check_taxonomy(taxonomy)
+    key = (tuple(components or DEFAULT_COMPONENTS), threshold, taxonomy)
+    if taxonomy != "ptc" and ("tagger" not in key[0] or "lexicon" in key[0]):
+        # Only the tagger speaks the 23 techniques; the lexicon's rules give PTC labels.
+        raise InputError(f"taxonomy {taxonomy!r} needs the 'tagger' component and not 'lexicon' "
+                         f"(got: {', '.join(key[0])})")
     with _default_lock:
         if key not in _default:
-            opts = {"tagger": {"threshold": threshold}} if threshold is not None else {}
-            _default[key] = Pipeline.from_names(key[0], **opts)
+            tagger_opts = {"threshold": threshold} if threshold is not None else {}
+            if taxonomy != DEFAULT_TAXONOMY:
+                tagger_opts["taxonomy"] = taxonomy
+            _default[key] = Pipeline.from_names(key[0], **({"tagger": tagger_opts} if tagger_opts else {}))
         return _default[key]
 
 
 def analyze(text: str, id: str = "doc", meta: dict | None = None, *, threshold: float | None = None,
-            components: tuple[str, ...] | None = None) -> Document:
+            components: tuple[str, ...] | None = None, taxonomy: str | None = None) -> Document:
     """Analyse one article: the library call behind the CLI, the server and the corpus runner."""
     check_text(text)
     if not isinstance(id, str):
         raise InputError("the document id must be a string")
     check_unicode(id, "the document id")
     doc = Document(id=id, text=text, meta=dict(meta or {}))
-    return default_pipeline(components, threshold)(doc)
+    return default_pipeline(components, threshold, taxonomy)(doc)

@@ -284,13 +284,15 @@ def _doc_view(doc: Document, n: int, techs: dict[str, int], tech_list: list[_Tec
     for group in legend:
         for item in group["entries"]:
             distribution.append({**item, "width": 100 * item["count"] / total})
-    from redline.taxonomy import PTC_TECHNIQUES
+    from redline.taxonomy import TAXONOMIES, labels_of
+    tagger = doc.model.get("tagger") if isinstance(doc.model, dict) else None
+    taxonomy = (tagger or {}).get("taxonomy", "ptc")
     summary = {
         "coverage": covered / max(len(text), 1),
         "coverage_pct": _pct(covered / max(len(text), 1)),
         "n_spans": len(doc.spans),
         "n_techniques": len(counts),
-        "n_known": len(PTC_TECHNIQUES),
+        "n_known": len(labels_of(taxonomy if taxonomy in TAXONOMIES else "ptc")),  # of the run's taxonomy
         "top_families": top_families,
         "distribution": distribution,
         "chars": len(text),

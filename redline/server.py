@@ -6,7 +6,7 @@
 Routes
     GET  /                 the form (paste text, upload .txt/.html, or give a URL)
     POST /report           the form's target: the same HTML report as `redline analyze -f html`
-    POST /api/analyze      {"text": ...} or {"url": ...} (+ optional "id", "threshold") -> Document JSON
+    POST /api/analyze      {"text": ...} or {"url": ...} (+ optional "id", "threshold", "taxonomy") -> Document JSON
     GET  /api/techniques   the taxonomy (redline.taxonomy.as_json())
     GET  /healthz          liveness and what is loaded
     GET  /corpus...        with a corpus store (`redline serve --store`): dashboard, search, article
@@ -47,7 +47,7 @@ import os
 import resource
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from fastapi import FastAPI, Request
@@ -383,6 +383,9 @@ class AnalyzeRequest(BaseModel):
     id: str | None = Field(None, max_length=MAX_ID, description="Document id echoed in the result.")
     threshold: float | None = Field(None, ge=0.0, le=1.0, allow_inf_nan=False,
                                     description="Decision threshold for the model.")
+    taxonomy: Literal["ptc", "semeval2023"] | None = Field(  # redline.taxonomy.TAXONOMIES
+        None, description="Technique labels: 'ptc' (14 classes) or 'semeval2023' (23 techniques); "
+                          "named in the answer's model.tagger.taxonomy.")
 
     @field_validator("text", "url", "id")
     @classmethod
@@ -501,11 +504,11 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
         return fetched.text, meta
 
     def analyze_until_cancelled(text: str, doc_id: str, meta: dict, threshold: float | None,
-                                token: CancelToken):
+                                token: CancelToken, taxonomy: str | None = None):
         """What redline.analyze does, through cancellable steps (in a worker thread)."""
         check_text(text)
         check_unicode(doc_id, "the document id")
-        shared = default_pipeline(comps, threshold)
+        shared = default_pipeline(comps, threshold, taxonomy)
         steps = Pipeline(_CancellableStep(c, token) for c in shared.components)
         doc = steps(Document(id=doc_id, text=text, meta=dict(meta)))
         token.check()  # overdue or abandoned at the last step: no answer is wanted
@@ -520,7 +523,8 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
                 gate.abandoned += 1
                 return
 
-    async def run_analysis(request: Request, text: str, doc_id: str, meta: dict, threshold: float | None):
+    async def run_analysis(request: Request, text: str, doc_id: str, meta: dict, threshold: float | None,
+                           taxonomy: str | None = None):
         check_length(text)
         if threshold is not None:
             threshold = round(float(threshold), 2)  # bounds the number of cached pipelines
@@ -539,7 +543,7 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
                 try:
                     # Not abandoned on cancel: the slot is held until the thread has stopped.
                     result["doc"] = await anyio.to_thread.run_sync(
-                        analyze_until_cancelled, text, doc_id, meta, threshold, token)
+                        analyze_until_cancelled, text, doc_id, meta, threshold, token, taxonomy)
                 except Exception as exc:  # kept out of the task group, which would wrap it in a group
                     result["error"] = exc
                 finally:
@@ -563,7 +567,7 @@ def create_app(allow_private: bool = False, components: tuple[str, ...] | None =
             text, meta = await fetch_text(req.url)
         else:
             text, meta = req.text, {}
-        doc = await run_analysis(request, text, req.id or "doc", meta, req.threshold)
+        doc = await run_analysis(request, text, req.id or "doc", meta, req.threshold, req.taxonomy)
         return JSONResponse(doc.to_json())
 
     @app.get("/api/techniques", summary="The technique taxonomy")

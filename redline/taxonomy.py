@@ -384,6 +384,31 @@ RELATION_TYPES: list[str] = [
 ]
 
 
+# --- which taxonomy a run speaks ----------------------------------------------------
+# A run's output carries one taxonomy, named in its JSON `model` block: "ptc" (the 14
+# classes, the technique model's own head) or "semeval2023" (the 23 techniques, the head
+# of models/technique23.py over the same encoder pass). The default and why: that
+# model's MODEL_CARD.md.
+TAXONOMIES: tuple[str, ...] = ("ptc", "semeval2023")
+DEFAULT_TAXONOMY = "ptc"
+
+
+def check_taxonomy(name: str | None) -> str:
+    """The taxonomy a run uses (None: the default); an unknown name is an InputError."""
+    from redline.errors import InputError
+
+    if name is None:
+        return DEFAULT_TAXONOMY
+    if name not in TAXONOMIES:
+        raise InputError(f"unknown taxonomy {name!r}: choose one of {', '.join(TAXONOMIES)}")
+    return name
+
+
+def labels_of(taxonomy: str) -> list[str]:
+    """The technique labels of a taxonomy, in its canonical order."""
+    return list(PTC_TECHNIQUES) if check_taxonomy(taxonomy) == "ptc" else list(SEMEVAL2023)
+
+
 # --- helpers -----------------------------------------------------------------------
 def _norm(label: str) -> str:
     return unicodedata.normalize("NFC", label.strip())

@@ -34,33 +34,59 @@ class TechniqueTagger:
 
     name = "tagger"
 
-    def __init__(self, model_dir: str | Path | None = None, threshold: float | None = None):
+    def __init__(self, model_dir: str | Path | None = None, threshold: float | None = None,
+                 taxonomy: str | None = None):
+        from redline.taxonomy import check_taxonomy
+
+        self.taxonomy = check_taxonomy(taxonomy)
         self.model = load_technique_model(model_dir)
         self.threshold = threshold
+        # The 23-technique head reads the same encoder pass (models/technique23.py).
+        self.head23 = None
+        if self.taxonomy == "semeval2023":
+            from redline.models.technique23 import load_technique23_model
+            self.head23 = load_technique23_model()
 
     def __call__(self, doc: Document) -> Document:
         from redline.components.nlp import store_technique_output
 
         # Keep the layers that the claims and roles components read: one encoder pass in all.
-        out = self.model.run(doc.text, layers=self.model.feature_layers) if doc.text.strip() else None
+        layers = self.model.feature_layers
+        if self.head23 is not None:
+            layers = tuple(sorted({*layers, self.head23.layer}))
+        out = self.model.run(doc.text, layers=layers) if doc.text.strip() else None
         if out is not None:
             store_technique_output(doc, out)
-        for span in self.model.predict_spans(doc.text, threshold=self.threshold, out=out):
-            doc.add_span(span.start, span.end, span.technique, span.score, source=self.name,
-                         triggers=span.triggers)
+        if self.head23 is not None:
+            spans = self.head23.predict_output(doc.text, out, self.threshold).spans if out is not None else []
+        else:
+            spans = self.model.predict(doc.text, threshold=self.threshold, out=out)
+        for s, e, tech, score in spans:
+            doc.add_span(s, e, tech, score, source=self.name)
         cfg = self.model.config
         doc.model["tagger"] = {
             "name": cfg.get("name"),
             "base": cfg.get("base"),
+            "taxonomy": self.taxonomy,
             "precision": self.model.precision,
-            # --threshold and the default filter on the span score (span_decoding.SCORE_EVENT).
-            "threshold": self.threshold if self.threshold is not None else self.model.threshold,
+            "threshold": self.threshold if self.threshold is not None else cfg.get("decode", {}).get("threshold"),
             "dev_scores": cfg.get("dev_scores", {}),
         }
+        if self.head23 is not None:
+            head = self.head23.config
+            doc.model["tagger"].update({
+                "head": head.get("name"),
+                # Default: one threshold per technique (config.json), on the paragraph score.
+                "threshold": self.threshold if self.threshold is not None else "per technique",
+                "dev_scores": head.get("dev_scores", {}),
+            })
         return doc
 
     def classify(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[str, float]]:
-        """The TC task: the most likely technique for each given span."""
+        """The TC task: the most likely technique for each given span (in this tagger's taxonomy)."""
         from redline.taxonomy import PTC_TECHNIQUES
+        if self.head23 is not None:
+            out = self.model.run(text, keep_hidden=False, layers=(self.head23.layer,))
+            return self.head23.classify_output(out, spans)
         probs = self.model.classify(text, spans)
         return [(PTC_TECHNIQUES[int(p.argmax())], float(p.max())) for p in probs]

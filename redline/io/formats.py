@@ -28,8 +28,8 @@ def model_reference(model: dict[str, Any]) -> dict[str, Any]:
 
     tagger = model.get("tagger") or {}
     return {"redline": __version__, "components": list(model.get("components", [])),
-            "technique_model": tagger.get("name"), "precision": tagger.get("precision"),
-            "threshold": tagger.get("threshold")}
+            "technique_model": tagger.get("name"), "taxonomy": tagger.get("taxonomy"),
+            "precision": tagger.get("precision"), "threshold": tagger.get("threshold")}
 
 
 def jsonl_record(doc: Document) -> dict[str, Any]:

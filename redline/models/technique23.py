@@ -1,0 +1,250 @@
+"""The 23-technique head (SemEval-2023 Task 3) over the technique encoder's pass.
+
+The shipped technique model (`technique_net.py`) predicts the 14 PTC classes. This head
+reads the same single encoder pass (no second encoder) and predicts the 23 techniques of
+SemEval-2023 Task 3 (`redline.taxonomy.SEMEVAL2023`, in the task's order):
+
+* inputs per word piece: the encoder's top layer (768) and the 14-class model's own
+  token outputs (span, begin and the 14 technique probabilities);
+* a projection and one convolution over neighbouring pieces (a few words of context);
+* a **token** output: for each technique, the probability that the piece lies inside a
+  span of it (multi-label: 2023 spans of different techniques overlap);
+* a **paragraph** output: for each technique, the probability that the paragraph (a
+  non-empty line, as in the task's subtask 3) uses it, from the pieces' features pooled
+  over the paragraph (max and mean).
+
+Spans come from the paragraph output and the token output together (`decode`): a
+technique is marked in a paragraph when the paragraph output passes that technique's
+threshold, and its span(s) are where its token probabilities are highest in that
+paragraph. So the spans shown and the paragraph-level answer always agree. Weights,
+thresholds and figures: `models/technique23/` (MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from redline.errors import ModelError
+from redline.taxonomy import SEMEVAL2023
+
+TECHNIQUES23: list[str] = list(SEMEVAL2023)  # the order of techniques_subtask3.txt
+N23 = len(TECHNIQUES23)
+N_AUX = 16  # p_span, p_begin, the 14 PTC token probabilities
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "technique23"
+
+
+class Technique23Net(nn.Module):
+    def __init__(self, hidden: int = 768, width: int = 128, kernel: int = 5, dropout: float = 0.2):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.proj = nn.Linear(hidden + N_AUX, width)
+        self.conv = nn.Conv1d(width, width, kernel, padding=kernel // 2)
+        self.dropout = nn.Dropout(dropout)
+        self.token = nn.Linear(width, N23)
+        self.paragraph = nn.Linear(2 * width, N23)
+
+    def features(self, hidden: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        """(n pieces, width) features of one article's pieces, in order."""
+        x = torch.nn.functional.gelu(self.proj(torch.cat([self.norm(hidden), aux], -1)))
+        x = self.dropout(x)
+        ctx = self.conv(x.T.unsqueeze(0)).squeeze(0).T  # neighbours' features, same length
+        return x + torch.nn.functional.gelu(ctx)
+
+    def forward(self, hidden: torch.Tensor, aux: torch.Tensor, para_of_piece: torch.Tensor, n_para: int):
+        """(token logits (n, 23), paragraph logits (n_para, 23)); para_of_piece is -1 for pieces
+        outside every paragraph (blank lines)."""
+        z = self.features(hidden, aux)
+        token_logits = self.token(self.dropout(z))
+        if n_para == 0:
+            return token_logits, token_logits.new_zeros((0, N23))
+        inside = para_of_piece >= 0
+        idx = para_of_piece[inside]
+        zi = z[inside]
+        width = z.shape[1]
+        summed = z.new_zeros((n_para, width)).index_add_(0, idx, zi)
+        counts = torch.bincount(idx, minlength=n_para).clamp(min=1).unsqueeze(1).to(z.dtype)
+        maxed = z.new_full((n_para, width), -1e4).scatter_reduce(
+            0, idx.unsqueeze(1).expand(-1, width), zi, reduce="amax", include_self=True)
+        maxed = torch.where(maxed <= -1e4, torch.zeros_like(maxed), maxed)  # a paragraph without pieces
+        pooled = torch.cat([summed / counts, maxed], -1)
+        return token_logits, self.paragraph(self.dropout(pooled))
+
+
+def paragraphs(text: str) -> list[tuple[int, int, int]]:
+    """The task's paragraphs: (line number from 1, start, end) of every non-empty line.
+
+    SemEval-2023 subtask 3 labels each line of an article that is not empty (the article
+    split at "\\n"); its gold set is the techniques of the spans that touch the line.
+    """
+    out, pos = [], 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            out.append((number, pos, pos + len(line)))
+        pos += len(line) + 1
+    return out
+
+
+def paragraph_of_pieces(offsets: np.ndarray, paras: list[tuple[int, int, int]]) -> np.ndarray:
+    """For each word piece, the index into `paras` of the paragraph it starts in, or -1."""
+    result = np.full(len(offsets), -1, dtype=np.int64)
+    if not len(offsets) or not paras:
+        return result
+    starts = np.array([s for _, s, _ in paras])
+    ends = np.array([e for _, _, e in paras])
+    k = np.searchsorted(starts, offsets[:, 0], side="right") - 1
+    ok = (k >= 0) & (offsets[:, 0] < ends[np.maximum(k, 0)])
+    result[ok] = k[ok]
+    return result
+
+
+def aux_inputs(p_span: np.ndarray, p_begin: np.ndarray, p_tech: np.ndarray) -> np.ndarray:
+    """The 14-class model's token outputs, as the head reads them."""
+    return np.concatenate([p_span[:, None], p_begin[:, None], p_tech], axis=1).astype(np.float32)
+
+
+@dataclass
+class Decoded:
+    """The head's answer for one article."""
+
+    spans: list[tuple[int, int, str, float]]  # (start, end, technique, score)
+    paragraphs: list[tuple[int, list[str]]]  # (line number, techniques), every non-empty line
+    paragraph_probs: np.ndarray  # (n paragraphs, 23)
+
+
+def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow to whole words, then trim spaces and the previous clause's punctuation."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+        end += 1
+    while start < end and (text[start].isspace() or text[start] in ".,;:!?)]}"):
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def decode(text: str, offsets: np.ndarray, token_probs: np.ndarray, para_probs: np.ndarray,
+           para_index: np.ndarray, paras: list[tuple[int, int, int]], thresholds: np.ndarray,
+           token_low: float) -> Decoded:
+    """Spans and paragraph sets from the head's two outputs (see the module docstring).
+
+    For each paragraph and each technique whose paragraph probability reaches its
+    threshold: the runs of the
+    paragraph's pieces whose token probability for it is at least `token_low` times the
+    paragraph's highest (so at least the piece with the highest). A span's score is the
+    paragraph probability: the calibrated probability that the paragraph uses the technique.
+    """
+    spans: list[tuple[int, int, str, float]] = []
+    answer: list[tuple[int, list[str]]] = []
+    for k, (number, p_start, p_end) in enumerate(paras):
+        chosen = [t for t in range(N23) if para_probs[k, t] >= thresholds[t]]
+        answer.append((number, [TECHNIQUES23[t] for t in chosen]))
+        pieces = np.flatnonzero(para_index == k)
+        if not len(pieces):
+            continue
+        for t in chosen:
+            q = token_probs[pieces, t]
+            keep = q >= token_low * q.max()
+            runs: list[list[int]] = []
+            for j, flag in enumerate(keep):
+                if flag and runs and runs[-1][-1] == j - 1:
+                    runs[-1].append(j)
+                elif flag:
+                    runs.append([j])
+            for run in runs:
+                s, e = int(offsets[pieces[run[0]], 0]), int(offsets[pieces[run[-1]], 1])
+                s, e = _word_edges(text, max(s, p_start), min(e, p_end))
+                if e > s:
+                    spans.append((s, e, TECHNIQUES23[t], float(para_probs[k, t])))
+    return Decoded(sorted(spans), answer, para_probs)
+
+
+class Technique23Model:
+    """The trained head: weights, thresholds and decoding settings from a model folder."""
+
+    def __init__(self, folder: Path | str | None = None):
+        from safetensors.torch import load_file
+
+        self.folder = Path(folder or DEFAULT_MODEL_DIR)
+        try:
+            self.config = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
+            state = load_file(str(self.folder / "model.safetensors"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"no usable 23-technique model in {self.folder}: {exc}; run "
+                             "`python -m redline.training.technique23 --data ../shared/data`") from exc
+        if self.config.get("techniques") != TECHNIQUES23:
+            raise ModelError(f"{self.folder}: its techniques are not the 23 of SemEval-2023 in order")
+        net_cfg = self.config.get("net", {})
+        self.net = Technique23Net(**net_cfg)
+        try:
+            self.net.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            raise ModelError(f"{self.folder}: weights do not match the network ({exc})") from exc
+        self.net.eval()
+        self.layer = int(self.config.get("layer", 6))
+        self.thresholds = np.asarray(self.config["thresholds"], dtype=np.float32)
+        self.token_low = float(self.config.get("token_low", 0.5))
+        calib = self.config.get("calibration") or {}
+        self.calibration = (np.asarray(calib["x"]), np.asarray(calib["y"])) if calib else None
+
+    @torch.inference_mode()
+    def probabilities(self, hidden: np.ndarray, aux: np.ndarray, para_index: np.ndarray, n_para: int):
+        """(token probabilities (n, 23), paragraph probabilities (n_para, 23)), numpy."""
+        tok, par = self.net(torch.from_numpy(hidden.astype(np.float32)), torch.from_numpy(aux),
+                            torch.from_numpy(para_index), n_para)
+        return tok.sigmoid().numpy(), par.sigmoid().numpy()
+
+    def predict_output(self, text: str, out, threshold: float | None = None) -> Decoded:
+        """Decode one article from the technique model's pass (`ArticleOutput` with this
+        head's layer among `out.layers`). `threshold`: one threshold on the score for every
+        technique (`--threshold`) instead of the per-technique ones tuned in training."""
+        if self.layer not in out.layers:
+            raise ModelError(f"the 23-technique head needs encoder layer {self.layer} in the pass")
+        return self.predict_arrays(text, out.layers[self.layer], aux_inputs(out.p_span, out.p_begin, out.p_tech),
+                                   np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2), threshold)
+
+    def predict_arrays(self, text: str, hidden: np.ndarray, aux: np.ndarray, offsets: np.ndarray,
+                       threshold: float | None = None) -> Decoded:
+        """`predict_output` from the pass's arrays (what training caches)."""
+        paras = paragraphs(text)
+        para_index = paragraph_of_pieces(offsets, paras)
+        tok, par = self.probabilities(hidden, aux, para_index, len(paras))
+        if self.calibration is not None:
+            par = np.interp(par, *self.calibration).astype(np.float32)
+        thresholds = self.thresholds if threshold is None else np.full(N23, threshold, dtype=np.float32)
+        return decode(text, offsets, tok, par, para_index, paras, thresholds, self.token_low)
+
+    def classify_output(self, out, spans: list[tuple[int, int]]) -> list[tuple[str, float]]:
+        """The TC task in the 23 techniques: for each given span, the technique with the
+        highest mean token probability over the span's pieces, and that probability's share
+        of the 23 (a relative score, not a calibrated probability)."""
+        offsets = np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2)
+        aux = aux_inputs(out.p_span, out.p_begin, out.p_tech)
+        no_paragraphs = np.full(len(offsets), -1, dtype=np.int64)
+        tok, _ = self.probabilities(out.layers[self.layer], aux, no_paragraphs, 0)
+        result = []
+        for start, end in spans:
+            inside = (offsets[:, 0] < end) & (offsets[:, 1] > start)
+            if not inside.any():  # only whitespace: the nearest piece
+                inside = np.zeros(len(offsets), dtype=bool)
+                if len(offsets):
+                    inside[int(np.argmin(np.abs(offsets[:, 0] - start)))] = True
+            mean = tok[inside].mean(0) if inside.any() else np.zeros(N23, dtype=np.float32)
+            k = int(mean.argmax())
+            result.append((TECHNIQUES23[k], float(mean[k] / max(mean.sum(), 1e-9))))
+        return result
+
+
+def load_technique23_model(folder: Path | str | None = None) -> Technique23Model:
+    """The 23-technique head, loaded once per process (folder, else $REDLINE_TECHNIQUE23_MODEL,
+    else the shipped one)."""
+    from redline.models import load_once
+
+    return load_once(Technique23Model, folder, "REDLINE_TECHNIQUE23_MODEL", DEFAULT_MODEL_DIR)
