@@ -17,6 +17,7 @@ how optimistic the dev figures are. The model's encoder pass is cached in --cach
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pickle
 import sys
@@ -39,14 +40,17 @@ GRID = [sd.DecodeParams(th, gap, 2, low, 1, 0.0) for th in (0.45, 0.5, 0.55) for
 CROSS_SHARE = 0.10
 
 
-def crossing_techniques(ptc: Path) -> dict[str, float]:
-    """Per technique, the share of PTC train gold spans with a line break inside."""
+def crossing_techniques(ptc: Path) -> dict[str, dict[str, float]]:
+    """Per boundary ("paragraphs": a line break, "sentences": a sentence end), per
+    technique, the share of PTC train gold spans that cross one."""
     arts = load_articles(ptc / "train-articles")
-    total, cross = Counter(), Counter()
+    total, cross = Counter(), {"paragraphs": Counter(), "sentences": Counter()}
     for lab in read_labels(ptc / "train-task-flc-tc.labels"):
+        frag = arts[lab.article_id][lab.start:lab.end].strip()
         total[lab.technique] += 1
-        cross[lab.technique] += "\n" in arts[lab.article_id][lab.start:lab.end].strip()
-    return {t: cross[t] / total[t] for t in total}
+        cross["paragraphs"][lab.technique] += "\n" in frag
+        cross["sentences"][lab.technique] += len(sd.split_at_sentences(frag, 0, len(frag))) > 1
+    return {kind: {t: c[t] / total[t] for t in total} for kind, c in cross.items()}
 
 
 def encoder_outputs(model, articles: dict[str, str], cache: Path | None) -> dict:
@@ -111,13 +115,22 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--cache", type=Path, default=None, help="folder for the encoder outputs (pickles)")
     ap.add_argument("--write", action="store_true", help="update redline/models/technique/config.json")
+    ap.add_argument("--without", action="append", default=[],
+                    choices=["phrase_edges", "title", "paragraphs", "sentences"],
+                    help="turn a boundary rule off (repeatable), to measure what it costs or gains")
+    ap.add_argument("--decode", default=None,
+                    help='fixed decoding instead of the grid, as JSON: \'{"threshold": 0.5, "low": 0.3, ...}\'')
     a = ap.parse_args()
     from redline.components.tagger import DEFAULT_MODEL_DIR, load_technique_model
 
     ptc = a.data / "ptc"
     shares = crossing_techniques(ptc)
-    crossing = sorted(t for t, s in shares.items() if s > CROSS_SHARE)
-    rules = sd.SpanRules(cross_paragraphs=frozenset(crossing))
+    crossing = {kind: sorted(t for t, s in share.items() if s > CROSS_SHARE) for kind, share in shares.items()}
+    rules = sd.SpanRules(cross_paragraphs=frozenset(crossing["paragraphs"]),
+                         cross_sentences=frozenset(crossing["sentences"]))
+    off = {name: False for name in a.without}
+    rules = dataclasses.replace(rules, **off)
+    grid = GRID if not a.decode else [sd.DecodeParams(**json.loads(a.decode))]
     model = load_technique_model()
     articles = load_articles(ptc / "dev-articles")
     gold = read_labels(ptc / "dev-task-flc-tc.labels")
@@ -127,7 +140,7 @@ def main() -> None:
     halves = [set(ids[::2]), set(ids[1::2])]
 
     results = []
-    for params in GRID:
+    for params in grid:
         spans = decode(model, articles, outputs, params, rules)
         scorer = fit_scorer(articles, spans, by_article)
         scores = [scorer(articles[aid], r) for aid, r in spans]
@@ -163,7 +176,8 @@ def main() -> None:
     y_all = np.array([overlaps_gold(by_article, x, r) for x, r in spans])
     report = {
         "decode": params.__dict__, "threshold": threshold, "span_score": scorer.to_config(),
-        "cross_paragraphs": {t: round(shares[t], 3) for t in crossing},
+        "crossing": {kind: {t: round(shares[kind][t], 3) for t in ts} for kind, ts in crossing.items()},
+        "rules_off": a.without,
         "si_f1": si.f1, "flc_f1": flc.f1, "si_two_fold": float(np.mean(twofold)),
         "ece_in_sample": ece(np.array(scores), y_all), "ece_two_fold": float(np.mean(eces)),
         "spans_kept": len(kept), "candidates": len(spans),
@@ -173,8 +187,9 @@ def main() -> None:
         path = DEFAULT_MODEL_DIR / "config.json"
         config = json.loads(path.read_text())
         config["decode"] = params.__dict__
-        config["span_rules"] = {"phrase_edges": True, "title": True, "paragraphs": True,
-                                "cross_paragraphs": crossing}
+        config["span_rules"] = {**{k: v for k, v in rules.__dict__.items() if not k.startswith("cross_")},
+                                "cross_paragraphs": crossing["paragraphs"],
+                                "cross_sentences": crossing["sentences"]}
         config["span_score"] = {**scorer.to_config(), "fitted_on": "PTC dev (75 articles), bench/tune_spans.py"}
         config["threshold"] = threshold
         config.setdefault("dev_scores", {}).update({

@@ -25,6 +25,7 @@ PINNED = {
     "will blow to pieces every effort", "completely defenseless", "the crumbling economy",
     "an actual catastrophe", "lip service", "crushed under the boots of the Levant revolutionaries",
     "the corrupt clique at City Hall", "sold out the people of Marlow",
+    "a shameless land grab dressed up as progress",
     "Now they want us to trust them again?", "Save our harbour! Save our town!",
 }
 
@@ -105,6 +106,8 @@ def test_spans_keep_to_reader_boundaries_on_real_output(real):
             assert not (s.start < head < s.end), f"headline into body: {frag!r}"
             if "\n" in frag:
                 assert s.technique in model.rules.cross_paragraphs, frag
+            if len(sd.split_at_sentences(text, s.start, s.end)) > 1:
+                assert s.technique in model.rules.cross_sentences, frag
 
 
 def test_the_json_shows_the_score_and_threshold_the_tagger_used(real):
@@ -135,6 +138,9 @@ def test_paragraph_and_headline_rules():
     assert sd.title_end(text) == text.index("\n")
     parts = sd.split_at_paragraphs(text, 0, len(text))
     assert [text[a:b] for a, b in parts] == ["A Title Here", "First body line is here.", "Second paragraph."]
+    text = "It is a land grab. They never did! Now they want us"
+    assert [text[a:b] for a, b in sd.split_at_sentences(text, 0, len(text))] == [
+        "It is a land grab.", "They never did!", "Now they want us"]
     assert sd.is_bare_proper_noun("Britain is", 0, 7)
     assert not sd.is_bare_proper_noun("the terrorist Assad regime", 0, 26)
 

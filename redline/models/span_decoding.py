@@ -228,11 +228,14 @@ class SpanRules:
     # Techniques whose spans may cross a line break: those for which more than 10% of
     # PTC train gold spans do (measured by bench/tune_spans.py; config.json).
     cross_paragraphs: frozenset = frozenset()
+    sentences: bool = True  # split at sentence ends unless the technique crosses them
+    cross_sentences: frozenset = frozenset()  # the same measure for sentence ends
 
     @classmethod
     def from_config(cls, block: dict | None) -> "SpanRules":
         block = dict(block or {})
-        block["cross_paragraphs"] = frozenset(block.get("cross_paragraphs", ()))
+        for key in ("cross_paragraphs", "cross_sentences"):
+            block[key] = frozenset(block.get(key, ()))
         return cls(**block)
 
 
@@ -253,8 +256,8 @@ def refine_spans(text: str, cands: list[Candidate], classify, rules: SpanRules,
 
     `classify(spans) -> array (len(spans), len(labels))` gives label probabilities for
     character spans (the span head of whichever model decoded `cands`). A span that
-    crosses a line break is labelled whole first: if its label is not one that crosses
-    paragraphs, its parts on each line are labelled again on their own.
+    crosses a line break or a sentence end is labelled whole first: if its label is not
+    one whose gold spans cross such boundaries, its parts are labelled again on their own.
     """
     head = title_end(text)
     pieces: list[tuple[int, int, Candidate]] = []
@@ -273,8 +276,8 @@ def refine_spans(text: str, cands: list[Candidate], classify, rules: SpanRules,
     out: list[RefinedSpan] = []
     for (a, b, c), p in zip(pieces, probs):
         k = int(np.argmax(p))
-        if rules.paragraphs and "\n" in text[a:b] and labels[k] not in rules.cross_paragraphs:
-            parts = split_at_paragraphs(text, a, b)
+        parts = _parts_for(text, a, b, labels[k], rules)
+        if len(parts) > 1:
             if rules.phrase_edges:
                 parts = [snap_to_phrase(text, s, e) for s, e in parts]
             parts = [(s, e) for s, e in parts if e > s]
@@ -284,6 +287,30 @@ def refine_spans(text: str, cands: list[Candidate], classify, rules: SpanRules,
         else:
             out.append(RefinedSpan(a, b, k, float(p[k]), c))
     return out
+
+
+# A sentence ends at . ! or ? (and a closing quote), before a capital or an opening quote.
+_SENTENCE_END = re.compile(r"[.!?][\"”’']?\s+(?=[\"“‘']?[A-Z])")
+
+
+def split_at_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The sentences of a span (its end punctuation kept), empty parts left out."""
+    parts, s = [], start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        parts.append(_strip(text, s, m.end()))
+        s = m.end()
+    parts.append(_strip(text, s, end))
+    return [(a, b) for a, b in parts if b > a]
+
+
+def _parts_for(text: str, start: int, end: int, label: str, rules: SpanRules) -> list[tuple[int, int]]:
+    """A labelled span cut at the boundaries its technique does not cross."""
+    parts = [(start, end)]
+    if rules.paragraphs and label not in rules.cross_paragraphs:
+        parts = [q for a, b in parts for q in split_at_paragraphs(text, a, b)]
+    if rules.sentences and label not in rules.cross_sentences:
+        parts = [q for a, b in parts for q in split_at_sentences(text, a, b)]
+    return parts or [(start, end)]
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:
