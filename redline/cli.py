@@ -271,8 +271,9 @@ def analyze(
     fmt: Fmt = typer.Option(Fmt.json, "-f", "--format", help="Output format."),
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0, max=1.0,
-                                              help="Token probability needed to start a span; "
-                                                   "higher = fewer, surer spans. Default: the model's, tuned on PTC dev."),
+                                              help="Minimum span score (the calibrated probability that a span "
+                                                   "covers a fragment annotators marked as a technique); higher = "
+                                                   "fewer, surer spans. Default: the model's, chosen on PTC dev."),
     components: Optional[str] = typer.Option(None, "--components",
                                              help="Comma-separated pipeline, e.g. 'lexicon' for the fast rules."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),

@@ -382,7 +382,8 @@ class AnalyzeRequest(BaseModel):
     url: str | None = Field(None, description="An http(s) URL to fetch the article from (give this or text).")
     id: str | None = Field(None, max_length=MAX_ID, description="Document id echoed in the result.")
     threshold: float | None = Field(None, ge=0.0, le=1.0, allow_inf_nan=False,
-                                    description="Decision threshold for the model.")
+                                    description="Minimum span score (a calibrated probability); "
+                                                "default: the model's, chosen on PTC dev.")
     taxonomy: Literal["ptc", "semeval2023"] | None = Field(  # redline.taxonomy.TAXONOMIES
         None, description="Technique labels: 'ptc' (14 classes) or 'semeval2023' (23 techniques); "
                           "named in the answer's model.tagger.taxonomy.")
