@@ -60,16 +60,21 @@ class TechniqueTagger:
         if self.head23 is not None:
             spans = self.head23.predict_output(doc.text, out, self.threshold).spans if out is not None else []
         else:
-            spans = self.model.predict(doc.text, threshold=self.threshold, out=out)
-        for s, e, tech, score in spans:
-            doc.add_span(s, e, tech, score, source=self.name)
+            spans = self.model.predict_spans(doc.text, threshold=self.threshold, out=out)
+        for span in spans:
+            # (start, end, technique, score) tuples from the 23-technique head; ScoredSpan
+            # objects, which also name the words that triggered them, from the PTC model.
+            s, e, tech, score = span[:4] if isinstance(span, tuple) else (
+                span.start, span.end, span.technique, span.score)
+            doc.add_span(s, e, tech, score, source=self.name, triggers=getattr(span, "triggers", ()))
         cfg = self.model.config
         doc.model["tagger"] = {
             "name": cfg.get("name"),
             "base": cfg.get("base"),
             "taxonomy": self.taxonomy,
             "precision": self.model.precision,
-            "threshold": self.threshold if self.threshold is not None else cfg.get("decode", {}).get("threshold"),
+            # --threshold and the default filter on the span score (span_decoding.SCORE_EVENT).
+            "threshold": self.threshold if self.threshold is not None else self.model.threshold,
             "dev_scores": cfg.get("dev_scores", {}),
         }
         if self.head23 is not None:
