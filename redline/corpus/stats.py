@@ -32,6 +32,7 @@ import csv
 import datetime as dt
 import io
 import re
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -356,7 +357,9 @@ def bootstrap_ratios(numerators: np.ndarray, denominators: np.ndarray, *, resamp
     if defined.all():
         low, high = np.percentile(ratios, [tail, 100 - tail], axis=0)
     elif defined.any():
-        low, high = np.nanpercentile(ratios, [tail, 100 - tail], axis=0)
+        with warnings.catch_warnings():  # a metric with no defined resample (no claims) stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanpercentile(ratios, [tail, 100 - tail], axis=0)
     else:
         low, high = np.full(m, np.nan), np.full(m, np.nan)
     return value, low, high
