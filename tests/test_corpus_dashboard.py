@@ -1,0 +1,158 @@
+"""`redline corpus report`: the dashboard and its article reports from a real ingest of
+narrative-frames articles (rules, actors and their links: a few seconds), and the page in a
+real browser (Chromium via Playwright; skipped without them) with every request watched."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import duckdb
+import pytest
+
+from test_browser import ARGS, CHROMIUM
+from test_corpus_ingest import narrative_subset, redline
+
+COMPONENTS = "lexicon,actors,link"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dash")
+    tsv = narrative_subset(folder, 8)
+    path = folder / "nf.duckdb"
+    redline("corpus", "ingest", path, tsv, "--components", COMPONENTS, "-q")
+    return path
+
+
+@pytest.fixture(scope="module")
+def dashboard(store, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("out") / "dashboard.html"
+    proc = redline("corpus", "report", store, "-o", out, "--resamples", "300")
+    assert "8 article reports" in proc.stderr
+    return out
+
+
+def page_data(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="dash-data">(.*?)</script>', html, re.S)
+    return json.loads(match.group(1))
+
+
+def test_dashboard_is_one_self_contained_page(dashboard):
+    html = dashboard.read_text(encoding="utf-8")
+    markup = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S)  # (the browser test watches the scripts)
+    assert not re.search(r"<(script|img|iframe)[^>]+\bsrc=", html[:html.index("<script")]) and "<link" not in markup
+    assert html.count("<script") == 4 and 'id="chart-rates"' in markup
+    data = page_data(html)
+    assert data["n_articles"] == 8 and data["rates"] and data["series"] and data["heatmap"] and data["attacked"]
+    for rate in data["rates"]:
+        assert rate["lo"] <= rate["value"] <= rate["hi"]
+    # Every article's link names a report written beside the dashboard.
+    for a in data["articles"]:
+        assert (dashboard.parent / a["href"]).is_file(), a["href"]
+    assert len(list((dashboard.parent / "dashboard-articles").iterdir())) == 8
+
+
+def test_article_reports_rebuild_the_pipeline_output(store):
+    """A report from the store shows what the pipeline found: the same spans (slicing the
+    text exactly), actors with their mentions and the techniques aimed at them."""
+    from redline.corpus.dashboard import document_from_store
+    from redline.pipeline import analyze
+
+    with duckdb.connect(str(store), read_only=True) as con:
+        ids = [r[0] for r in con.execute("SELECT doc_id FROM documents ORDER BY doc_id LIMIT 3").fetchall()]
+        docs = [document_from_store(con, doc_id) for doc_id in ids]
+        assert document_from_store(con, "no-such-id") is None
+    for doc in docs:
+        fresh = analyze(doc.text, components=tuple(COMPONENTS.split(",")))
+        assert [(s.start, s.end, s.technique) for s in doc.spans] == \
+               [(s.start, s.end, s.technique) for s in fresh.spans]
+        assert all(s.text == doc.text[s.start:s.end] for s in doc.spans)
+        assert sorted((a.name, len(a.mentions), len(a.techniques)) for a in doc.actors) == \
+               sorted((a.name, len(a.mentions), len(a.techniques)) for a in fresh.actors)
+
+
+def test_bad_report_arguments_are_clear(store, tmp_path):
+    for args, message in (((tmp_path / "none.duckdb", "-o", tmp_path / "d.html"), "no such store"),
+                          ((store, "-o", tmp_path / "d.html", "--technique", "Nope"), "unknown technique"),
+                          ((store, "-o", tmp_path / "d.html", "--since", "soon"), "not a date")):
+        proc = redline("corpus", "report", *args, check_rc=2)
+        assert message in proc.stderr
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        except Exception as exc:
+            pytest.skip(f"Chromium does not start: {exc}")
+        yield b
+        b.close()
+
+
+def test_dashboard_in_a_browser(browser, dashboard):
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    errors, outside = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def guard(route):  # the page may read its own files, nothing else
+        if urlsplit(route.request.url).scheme != "file":
+            outside.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/*", guard)
+    page.goto(dashboard.as_uri())
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+    assert page.evaluate("document.body.dataset.ready") == "1", page.evaluate("document.body.dataset.error")
+    for chart in ("rates", "series", "heatmap", "attacked"):
+        assert page.locator(f"#chart-{chart} svg .mark-rect path, #chart-{chart} svg .mark-symbol path, "
+                            f"#chart-{chart} svg .mark-line path").count() > 0, chart
+    rows = page.locator("#article-rows tr")
+    assert rows.count() == 8
+
+    # A technique narrows the articles to those using it, and the figures follow.
+    data = page_data(dashboard.read_text(encoding="utf-8"))
+    label = max(data["techniques"], key=lambda t: sum(a["t"].get(t["label"], 0) > 0 for a in data["articles"]))
+    using = sum(a["t"].get(label["label"], 0) > 0 for a in data["articles"])
+    page.select_option("#tech", label["label"])
+    assert page.inner_text("#articles-what").startswith(f"{using} article")
+    assert label["name"].lower() in page.inner_text("#h-rates")
+
+    # Clicking a source's dot lists that source's articles only.
+    page.select_option("#tech", "")
+    dot = page.locator("#chart-rates .mark-symbol path").first
+    dot.click()
+    shown = page.inner_text("#articles-what")
+    source = shown.split(":")[0]
+    assert source in {s["source"] for s in data["sources"]}
+    cells = page.locator("#article-rows tr td:nth-child(2)").all_inner_texts()
+    assert cells and set(cells) == {source}
+    assert len(cells) == next(s["n"] for s in data["sources"] if s["source"] == source)
+
+    # Unticking every source empties the figures and the list, and the date range narrows the list.
+    page.click("#src-summary")
+    page.click("#src-none")
+    assert page.inner_text("#article-rows") == "No article matches these filters."
+    page.click("#src-all")
+    page.keyboard.press("Escape")  # closes the source list
+    assert not page.locator("#src-details").evaluate("d => d.open")
+    page.click("#clear-pick")
+    months = sorted(a["month"] for a in data["articles"])
+    page.fill("#since", months[-1])
+    assert rows.count() == sum(m >= months[-1] for m in months)
+
+    # From the list to an article's own report.
+    page.click("#reset")
+    link = page.locator("#article-rows a").first
+    with page.expect_navigation():
+        link.click()
+    assert "dashboard-articles/" in page.url
+    page.wait_for_selector(".article")
+    assert not errors and not outside, (errors, outside)
