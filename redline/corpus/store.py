@@ -210,6 +210,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self._con = None
+        self._types: dict[str, dict[str, str]] = {}  # column types per table, for _insert
 
     def connect(self):
         """The DuckDB connection (opened, and the schema made, on first use)."""
@@ -261,37 +262,65 @@ class Store:
         Returns how many documents were added.
         """
         con = self.connect()
-        added = 0
+        docs = list(docs)
         con.execute("BEGIN TRANSACTION")
         try:
-            for doc in docs:
-                added += self._add_one(con, doc, run_id)
+            doc_rows, children = self._rows_for(con, docs, run_id)
+            self._insert(con, "documents", doc_rows, columns=list(doc_rows[0]) if doc_rows else None)
+            for table, rows in children.items():
+                self._insert(con, table, rows)
             for source_ref, reason in errors:
                 self._insert_error(con, run_id, source_ref, reason)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        return added
+        return len(doc_rows)
 
-    def _add_one(self, con, doc: Document, run_id: str | None) -> int:
-        doc_id = doc_id_for(doc.text)
-        if con.execute("SELECT 1 FROM documents WHERE doc_id = ?", [doc_id]).fetchone():
-            return 0
-        meta = dict(doc.meta)
-        key = meta.pop("article_key", None) or meta.get("url") or doc_id
-        row = _doc_row(Document(doc.id, doc.text, meta, model=doc.model), doc_id)
-        latest = con.execute("SELECT version, doc_id FROM documents WHERE article_key = ? "
-                             "ORDER BY version DESC LIMIT 1", [key]).fetchone()
-        row |= {"article_key": key, "version": latest[0] + 1 if latest else 1,
-                "previous_doc_id": latest[1] if latest else None, "run_id": run_id}
-        cols = list(row)
-        con.execute(f"INSERT INTO documents ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [row[c] for c in cols])
-        for table, rows in child_rows(doc, doc_id).items():
-            if rows:
-                con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
-        return 1
+    def _rows_for(self, con, docs: list[Document], run_id: str | None) -> tuple[list[dict], dict[str, list]]:
+        """The batch's new documents as rows, with their versions, and their child rows."""
+        ids = [doc_id_for(d.text) for d in docs]
+        stored = self.known(ids)
+        keys = [d.meta.get("article_key") or d.meta.get("url") or i for d, i in zip(docs, ids)]
+        latest = {k: (v, i) for k, v, i in con.execute(
+            "SELECT article_key, max(version), arg_max(doc_id, version) FROM documents "
+            "WHERE article_key IN (SELECT unnest(?::VARCHAR[])) GROUP BY article_key", [list(set(keys))]).fetchall()}
+        doc_rows: list[dict] = []
+        children: dict[str, list] = {name: [] for name in CHILD_TABLES}
+        for doc, doc_id, key in zip(docs, ids, keys):
+            if doc_id in stored:
+                continue
+            stored.add(doc_id)  # the same text twice in one batch: stored once
+            meta = {k: v for k, v in doc.meta.items() if k != "article_key"}
+            row = _doc_row(Document(doc.id, doc.text, meta, model=doc.model), doc_id)
+            before = latest.get(key)
+            row |= {"article_key": key, "version": before[0] + 1 if before else 1,
+                    "previous_doc_id": before[1] if before else None, "run_id": run_id}
+            latest[key] = (row["version"], doc_id)
+            doc_rows.append(row)
+            for table, rows in child_rows(doc, doc_id).items():
+                children[table].extend(rows)
+        return doc_rows, children
+
+    def _column_types(self, con, table: str) -> dict[str, str]:
+        if table not in self._types:
+            self._types[table] = {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        return self._types[table]
+
+    def _insert(self, con, table: str, rows: list, columns: list[str] | None = None) -> None:
+        """Insert rows with one statement per table: a list per column, unnested together
+        (row-by-row inserts cost DuckDB about 1 ms each, three times the rule pipeline)."""
+        if not rows:
+            return
+        types = self._column_types(con, table)
+        if columns:  # rows are dicts
+            rows = [[r[c] for c in columns] for r in rows]
+        else:
+            columns = list(types)[:len(rows[0])]
+        values = [list(col) for col in zip(*rows)]
+        select = ", ".join(f"unnest(?::{types[c]}[])" for c in columns)
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        con.execute(f"INSERT INTO {table} ({quoted}) SELECT {select}", values)
 
     @staticmethod
     def _insert_error(con, run_id: str | None, source_ref: str, reason: str) -> None:
