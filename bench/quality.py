@@ -2,6 +2,7 @@
 
     python bench/quality.py                      # the default pipeline (trained model)
     python bench/quality.py --components lexicon # the rule baseline
+    python bench/quality.py --components tagger --without sentences  # a boundary rule off
 
 SI and FLC: the pipeline's spans on the raw dev articles. TC: the technique model
 labels the gold spans (for the rule baseline: the technique of the rule span that
@@ -33,6 +34,10 @@ def main() -> None:
     ap.add_argument("--precision", choices=PRECISIONS, default=None,
                     help="the technique encoder's precision (default: $REDLINE_PRECISION, else auto)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--without", action="append", default=[],
+                    choices=["phrase_edges", "title", "paragraphs", "sentences"],
+                    help="turn one of the technique model's boundary rules off (repeatable; "
+                         "the score and threshold stay as shipped: bench/tune_spans.py refits them)")
     a = ap.parse_args()
     if a.precision:
         import os
@@ -43,6 +48,12 @@ def main() -> None:
     comps = tuple(a.components.split(",")) if a.components else None
     articles = load_articles(ptc / "dev-articles")
     gold = read_labels(ptc / "dev-task-flc-tc.labels")
+    if a.without:
+        import dataclasses
+
+        from redline.components.tagger import load_technique_model
+        model = load_technique_model()  # loaded once per process: the pipeline gets this one
+        model.rules = dataclasses.replace(model.rules, **{name: False for name in a.without})
     t0 = time.time()
     docs = {aid: analyze(text, id=aid, threshold=a.threshold, components=comps) for aid, text in articles.items()}
     pred = [Label(aid, s.technique, s.start, s.end) for aid, d in docs.items() for s in d.spans]
