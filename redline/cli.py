@@ -291,8 +291,8 @@ def analyze(
     A URL is fetched with the server's safe fetcher and an HTML file reduced to its
     article text (trafilatura); the title and URL go into the document's meta.
 
-    jsonl, ptc and text output is written as each document is done; json and html are
-    renamed into place at the end. SIGINT/SIGTERM stop the batch: every finished document
+    jsonl, ptc, csv, conll and text output (and brat's file pairs) is written as each
+    document is done; json, html and labelstudio are renamed into place at the end. SIGINT/SIGTERM stop the batch: every finished document
     is kept (a valid file), a summary is printed and the exit status is 130/143.
     """
     import signal
