@@ -569,7 +569,7 @@ def to_table(result: dict[str, Any], techniques_shown: int = 6) -> str:
         lines.append(f"  techniques per 1,000 words  {_ci(g['techniques_per_1000_words'])}")
         lines.append(f"  text covered                {_ci(g['share_of_text_covered'], pct=True)}")
         lines.append(f"  claims on the author alone  {_ci(g['share_of_claims_author_only'], pct=True)}"
-                     f"  (of {g['claims']} claims)")
+                     f"  (of {g['claims']:,} claims)")
         ranked = sorted(g["techniques"].items(), key=lambda kv: -(kv[1]["spans"]))[:techniques_shown]
         if ranked:
             lines.append(f"  {'technique':<36} {'per 1,000 words':<22} articles using it")
