@@ -55,6 +55,7 @@ class Tally:
     stored: int = 0
     skipped: int = 0  # already in the store
     failed: int = 0
+    store_s: float = 0.0  # time spent writing to the store (the cost of the store over analyze)
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -178,7 +179,9 @@ def run_ingest(store_path: Path, sources: list[str], options: IngestOptions) -> 
              "run the same command again to finish")
         return 128 + int(stop["signal"])
     if not options.quiet or tally.failed:
-        _say(f"ingest into {store_path}: {tally.line()}")
+        elapsed = time.monotonic() - tally.started
+        _say(f"ingest into {store_path}: {tally.line()}; writing the store took {tally.store_s:.1f} s "
+             f"of {elapsed:.1f} s")
     if tally.failed:
         _say(f"{tally.failed} articles failed: see the store's errors table (run_id {run_id})")
         return 1
@@ -227,7 +230,9 @@ def _ingest_into(store: Store, run_id: str, sources: list[str], mapping: dict[st
             return
         docs = [o.doc for o in batch if o.doc is not None]
         errors = pending_errors + [(o.article.ref, o.error) for o in batch if o.error is not None]
+        started = time.monotonic()
         store.add_documents(docs, run_id, errors)
+        tally.store_s += time.monotonic() - started
         known.update(doc_id_for(d.text) for d in docs)
         tally.stored += len(docs)
         batch.clear()
