@@ -114,7 +114,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--cache", type=Path, default=None, help="folder for the encoder outputs (pickles)")
-    ap.add_argument("--write", action="store_true", help="update redline/models/technique/config.json")
+    ap.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped one)")
+    ap.add_argument("--write", action="store_true", help="update the model folder's config.json")
     ap.add_argument("--without", action="append", default=[],
                     choices=["phrase_edges", "title", "paragraphs", "sentences"],
                     help="turn a boundary rule off (repeatable), to measure what it costs or gains")
@@ -131,7 +132,7 @@ def main() -> None:
     off = {name: False for name in a.without}
     rules = dataclasses.replace(rules, **off)
     grid = GRID if not a.decode else [sd.DecodeParams(**json.loads(a.decode))]
-    model = load_technique_model()
+    model = load_technique_model(a.model)
     articles = load_articles(ptc / "dev-articles")
     gold = read_labels(ptc / "dev-task-flc-tc.labels")
     by_article = group_by_article(gold)
@@ -184,7 +185,7 @@ def main() -> None:
     }
     print(json.dumps(report, indent=2))
     if a.write:
-        path = DEFAULT_MODEL_DIR / "config.json"
+        path = (a.model or DEFAULT_MODEL_DIR) / "config.json"
         config = json.loads(path.read_text())
         config["decode"] = params.__dict__
         config["span_rules"] = {**{k: v for k, v in rules.__dict__.items() if not k.startswith("cross_")},
