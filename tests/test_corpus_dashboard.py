@@ -46,7 +46,9 @@ def test_dashboard_is_one_self_contained_page(dashboard):
     assert not re.search(r"<(script|img|iframe)[^>]+\bsrc=", html[:html.index("<script")]) and "<link" not in markup
     assert html.count("<script") == 4 and 'id="chart-rates"' in markup
     data = page_data(html)
-    assert data["n_articles"] == 8 and data["rates"] and data["series"] and data["heatmap"] and data["attacked"]
+    assert data["n_articles"] == 8 and data["rates"] and data["series"]
+    assert data["heatmap_actors"] and data["attacked_actors"]
+    assert any(a["roles"] for a in data["articles"]) and any(a["aimed"] for a in data["articles"])
     for rate in data["rates"]:
         assert rate["lo"] <= rate["value"] <= rate["hi"]
     # Every article's link names a report written beside the dashboard.
@@ -124,6 +126,21 @@ def test_dashboard_in_a_browser(browser, dashboard):
     page.select_option("#tech", label["label"])
     assert page.inner_text("#articles-what").startswith(f"{using} article")
     assert label["name"].lower() in page.inner_text("#h-rates")
+
+    # Other dates: the page recomputes the rates by the same method; over the whole period
+    # its figures match Python's (the same values; intervals from another generator).
+    python = page.evaluate("window.redlineDashboard.datasets().rates")
+    page.fill("#since", min(a["month"] for a in data["articles"]))
+    assert page.is_visible("#recomputed")
+    recomputed = {r["source"]: r for r in page.evaluate("window.redlineDashboard.datasets().rates")}
+    assert set(recomputed) == {r["source"] for r in python}
+    for r in python:
+        mine = recomputed[r["source"]]
+        assert mine["value"] == pytest.approx(r["value"], abs=1e-3) and mine["n"] == r["n"]
+        assert mine["lo"] == pytest.approx(r["lo"], abs=0.25 * (r["hi"] - r["lo"]) + 1e-3)
+        assert mine["hi"] == pytest.approx(r["hi"], abs=0.25 * (r["hi"] - r["lo"]) + 1e-3)
+    page.fill("#since", "")
+    assert not page.is_visible("#recomputed")
 
     # Clicking a source's dot lists that source's articles only.
     page.select_option("#tech", "")

@@ -6,21 +6,23 @@ in the browser by Vega, whose JavaScript (vega, vega-lite, vega-embed, from the
 its expression interpreter, not `eval`, so the page also works under a strict
 Content-Security-Policy.
 
-Figures (all from `redline.corpus.stats`, with their 95% bootstrap intervals):
+Figures:
 
 * technique rates per source (per 1,000 words or share of articles), one row per source
-  with its interval, against the corpus-wide rate;
+  with its 95% interval, against the rate of all sources together;
 * monthly series per family, or per technique when one is chosen, with interval bands;
 * an actor-by-source heatmap of portrayal (which role most articles of a source give an
   actor, and how many articles name it);
 * the most-attacked actors (technique spans aimed at them).
 
-Filters (source, technique, date range) work in the page itself: sources and techniques
-redraw every figure; the date range redraws the monthly series and the article lists,
-while the per-source rates, heatmap and attacked actors stay those of the period the
-page was made for (named on the page) because their intervals are computed in Python.
-The web app recomputes everything for a range (the form's "apply to all figures"), and
-`corpus report --since/--until` does so for a file. Clicking a mark lists the articles
+For all sources over the file's period, rates and series are those of
+`redline.corpus.stats` (the numbers `corpus stats` prints). The page carries every
+article's counts (techniques, the role it gives each heatmap actor, spans aimed at each
+attacked actor per technique), so its filters (sources, technique, date range) redraw
+every figure offline: for other sources or dates it recomputes rates and intervals by the
+same method (ratios of sums, a seeded article-level bootstrap, percentile intervals) in
+the page's script, and says so; heatmap and attacked actors are counts. The web app's
+"Apply to all figures" recomputes in Python instead. Clicking a mark lists the articles
 behind it; each links to its own report (written beside the dashboard, or served).
 """
 
@@ -134,69 +136,39 @@ def _rate_rows(groups: list[dict], key: str) -> list[dict]:
     return rows
 
 
-def _heatmap_rows(con, filters: Filters, sources: list[str]) -> list[dict]:
-    """Actor x source: how many articles of the source name the actor, and in which role."""
-    from redline.corpus.stats import _docs_filter
-
-    params: list = []
-    where = _docs_filter(filters, params)
-    rows = con.execute(
-        f"""WITH docs AS (SELECT d.doc_id, coalesce(d.source, '(none)') AS source FROM documents d WHERE {where}),
-            per_doc AS (SELECT docs.source, a.actor_key, a.doc_id,
-                               arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions) AS role
-                        FROM actors a JOIN docs USING (doc_id) WHERE a.actor_key IS NOT NULL GROUP BY ALL),
-            top AS (SELECT actor_key, count(*) AS n FROM per_doc GROUP BY actor_key
-                    ORDER BY n DESC, actor_key LIMIT {HEATMAP_ACTORS})
-            SELECT p.actor_key, p.source, p.role, count(*) FROM per_doc p JOIN top USING (actor_key)
-            GROUP BY ALL""", params).fetchall()
-    names = dict(con.execute(
-        f"""WITH docs AS (SELECT d.doc_id FROM documents d WHERE {where})
-            SELECT a.actor_key, mode(a.name) FROM actors a JOIN docs USING (doc_id)
-            WHERE a.actor_key IS NOT NULL GROUP BY a.actor_key""", params).fetchall())
-    cells: dict[tuple[str, str], dict] = {}
-    for key, source, role, n in rows:
-        if source not in sources:
-            continue
-        cell = cells.setdefault((key, source), {"actor_key": key, "actor": names.get(key, key), "source": source,
-                                                **{r: 0 for r in ROLES}})
-        cell[role if role in ROLES else "unclear"] += n
-    out = []
-    for cell in cells.values():
-        cell["articles"] = sum(cell[r] for r in ROLES)
-        clear = {r: cell[r] for r in ROLES if r != "unclear"}
-        lead = max(clear, key=lambda r: (clear[r], r)) if any(clear.values()) else "unclear"
-        cell["dominant"] = lead
-        cell["share"] = round(cell[lead] / cell["articles"], 3)
-        out.append(cell)
-    return out
-
-
-def _attacked_rows(con, filters: Filters) -> list[dict]:
-    """Spans aimed at each of the most-attacked actors, per source and technique."""
+def _top_actor_keys(con, filters: Filters) -> tuple[list[str], list[str], dict[str, str]]:
+    """The heatmap's actors (most articles naming them) and the most-attacked ones (most
+    spans aimed at them, 3x the bars shown, so that a source filter still fills the chart),
+    with each key's most common name."""
     from redline.corpus.stats import _docs_filter, _tech_filter
 
     params: list = []
-    where = _docs_filter(filters, params)
-    tech_where = _tech_filter(filters, params)
-    rows = con.execute(
-        f"""WITH docs AS (SELECT d.doc_id, coalesce(d.source, '(none)') AS source FROM documents d WHERE {where}),
-            aimed AS (SELECT docs.source, a.actor_key, s.technique, t.doc_id, t.span_id
-                      FROM targets t JOIN docs USING (doc_id)
-                      JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
-                      JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
-                      WHERE a.actor_key IS NOT NULL AND {tech_where}),
-            top AS (SELECT actor_key, count(*) AS n FROM aimed GROUP BY actor_key
-                    ORDER BY n DESC, actor_key LIMIT {ATTACKED_ACTORS * 3})
-            SELECT actor_key, source, technique, count(DISTINCT (doc_id, span_id)), count(DISTINCT doc_id)
-            FROM aimed JOIN top USING (actor_key) GROUP BY ALL""", params).fetchall()
-    names = dict(con.execute("SELECT actor_key, mode(name) FROM actors WHERE actor_key IS NOT NULL "
-                             "GROUP BY actor_key").fetchall())
-    return [{"actor_key": k, "actor": names.get(k, k), "source": src, "technique": t, "spans": n, "articles": a}
-            for k, src, t, n, a in rows]
+    docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, params)}"
+    named = [r[0] for r in con.execute(
+        f"""SELECT a.actor_key FROM actors a WHERE a.doc_id IN ({docs}) AND a.actor_key IS NOT NULL
+            GROUP BY a.actor_key ORDER BY count(DISTINCT a.doc_id) DESC, a.actor_key LIMIT {HEATMAP_ACTORS}""",
+        params).fetchall()]
+    p2: list = []
+    docs2 = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p2)}"
+    tech_where = _tech_filter(filters, p2)
+    attacked = [r[0] for r in con.execute(
+        f"""SELECT a.actor_key FROM targets t
+            JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+            JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
+            WHERE t.doc_id IN ({docs2}) AND a.actor_key IS NOT NULL AND {tech_where}
+            GROUP BY a.actor_key ORDER BY count(*) DESC, a.actor_key LIMIT {ATTACKED_ACTORS * 3}""",
+        p2).fetchall()]
+    keys = sorted(set(named) | set(attacked))
+    names = dict(con.execute("SELECT actor_key, mode(name) FROM actors WHERE actor_key IN (SELECT unnest(?)) "
+                             "GROUP BY actor_key", [keys]).fetchall()) if keys else {}
+    return named, attacked, names
 
 
-def _article_rows(con, filters: Filters, href: Callable[[str], str], actor_keys: set[str]) -> list[dict]:
-    """Every article with what the page needs to list it behind a figure."""
+def _article_rows(con, filters: Filters, href: Callable[[str], str], named: list[str],
+                  attacked: list[str]) -> list[dict]:
+    """Every article with what the page needs to redraw the figures for any filter and to
+    list it behind a figure: technique counts, the role it gives each heatmap actor, and
+    the spans it aims at each attacked actor, per technique."""
     from redline.corpus.stats import _docs_filter, _tech_filter
 
     params: list = []
@@ -205,33 +177,40 @@ def _article_rows(con, filters: Filters, href: Callable[[str], str], actor_keys:
                        f"left(d.text, 160) FROM documents d WHERE {where} ORDER BY d.date NULLS LAST, d.doc_id",
                        params).fetchall()
     p2: list = []
-    where2 = _docs_filter(filters, p2)
+    in_docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p2)}"
     tech_where = _tech_filter(filters, p2)
     counts: dict[str, dict[str, int]] = {}
     for doc_id, technique, n in con.execute(
-            f"""SELECT s.doc_id, s.technique, count(*) FROM spans s
-                WHERE s.doc_id IN (SELECT d.doc_id FROM documents d WHERE {where2}) AND {tech_where}
-                GROUP BY ALL""", p2).fetchall():
+            f"SELECT s.doc_id, s.technique, count(*) FROM spans s WHERE s.doc_id IN ({in_docs}) AND {tech_where} "
+            f"GROUP BY ALL", p2).fetchall():
         counts.setdefault(doc_id, {})[technique] = n
-    p3: list = []
-    where3 = _docs_filter(filters, p3)
-    named: dict[str, list[str]] = {}
-    aimed: dict[str, list[str]] = {}
-    for doc_id, key, n_aimed in con.execute(
-            f"""SELECT a.doc_id, a.actor_key, count(t.span_id) FROM actors a
-                LEFT JOIN targets t ON t.doc_id = a.doc_id AND t.actor_id = a.actor_id
-                WHERE a.doc_id IN (SELECT d.doc_id FROM documents d WHERE {where3}) AND a.actor_key IS NOT NULL
-                GROUP BY ALL""", p3).fetchall():
-        if key in actor_keys:
-            named.setdefault(doc_id, []).append(key)
-            if n_aimed:
-                aimed.setdefault(doc_id, []).append(key)
+    roles: dict[str, dict[str, str]] = {}
+    if named:
+        p3: list = []
+        in_docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p3)}"
+        for doc_id, key, role in con.execute(
+                f"""SELECT a.doc_id, a.actor_key, arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions)
+                    FROM actors a WHERE a.doc_id IN ({in_docs}) AND a.actor_key IN (SELECT unnest(?))
+                    GROUP BY ALL""", p3 + [named]).fetchall():
+            roles.setdefault(doc_id, {})[key] = role if role in ROLES else "unclear"
+    aimed: dict[str, dict[str, dict[str, int]]] = {}
+    if attacked:
+        p4: list = []
+        in_docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p4)}"
+        tech_where = _tech_filter(filters, p4)
+        for doc_id, key, technique, n in con.execute(
+                f"""SELECT t.doc_id, a.actor_key, s.technique, count(DISTINCT t.span_id) FROM targets t
+                    JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+                    JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
+                    WHERE t.doc_id IN ({in_docs}) AND {tech_where} AND a.actor_key IN (SELECT unnest(?))
+                    GROUP BY ALL""", p4 + [attacked]).fetchall():
+            aimed.setdefault(doc_id, {}).setdefault(key, {})[technique] = n
     out = []
     for doc_id, title, source, date, month, words, lead in docs:
         out.append({"id": doc_id, "title": title or " ".join((lead or "").split())[:90] or doc_id,
                     "source": source, "date": date.isoformat() if date else "", "month": month or "",
                     "words": words or 0, "href": href(doc_id), "t": counts.get(doc_id, {}),
-                    "actors": named.get(doc_id, []), "aimed": aimed.get(doc_id, [])})
+                    "roles": roles.get(doc_id, {}), "aimed": aimed.get(doc_id, {})})
     return out
 
 
@@ -245,11 +224,8 @@ def dashboard_data(con, filters: Filters = Filters(), settings: Settings = Setti
     by_source = compute(con, ("source",), filters, settings)
     by_month = compute(con, ("month",), filters, settings)
     sources = [{"source": g["source"], "n": g["n_articles"], "small": g["small"]} for g in by_source["groups"]]
-    top_sources = [s["source"] for s in sorted(sources, key=lambda s: (-s["n"], s["source"]))[:HEATMAP_SOURCES]]
-    heatmap = _heatmap_rows(con, filters, top_sources)
-    attacked = _attacked_rows(con, filters)
-    actor_keys = {c["actor_key"] for c in heatmap} | {a["actor_key"] for a in attacked}
-    articles = _article_rows(con, filters, article_href, actor_keys)
+    named, attacked, names = _top_actor_keys(con, filters)
+    articles = _article_rows(con, filters, article_href, named, attacked)
     dates = [a["date"] for a in articles if a["date"]]
     techniques = []
     for label in (overall["groups"][0]["techniques"] if overall["groups"] else {}):
@@ -262,13 +238,14 @@ def dashboard_data(con, filters: Filters = Filters(), settings: Settings = Setti
         "period": {"first": min(dates) if dates else None, "last": max(dates) if dates else None},
         "filters": filters.to_json(), "settings": settings.to_json(),
         "overall": overall["groups"][0] if overall["groups"] else None,
-        "sources": sources, "heatmap_sources": top_sources,
+        "sources": sources, "heatmap_actors": named, "attacked_actors": attacked, "actor_names": names,
+        "heatmap_columns": HEATMAP_SOURCES, "attacked_bars": ATTACKED_ACTORS,
         "techniques": techniques, "families": families, "roles": ROLE_COLORS,
         "months": [g["month"] for g in by_month["groups"]],
         "rates": _rate_rows(by_source["groups"], "source"),
         "overall_rates": _rate_rows(overall["groups"], "source") if overall["groups"] else [],
         "series": [r for r in _rate_rows(by_month["groups"], "month") if r["month"] != "(none)"],
-        "heatmap": heatmap, "attacked": attacked, "articles": articles,
+        "articles": articles,
     }
 
 
@@ -320,7 +297,8 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict]:
     heat_tooltip = [alt.Tooltip("actor:N"), alt.Tooltip("source:N"), alt.Tooltip("articles:Q", title="articles naming it")] + \
         [alt.Tooltip(f"{r}:Q", title=f"as {r}") for r in ROLES]
     hbase = alt.Chart(alt.NamedData("heatmap")).encode(
-        x=alt.X("source:N", title=None, sort=data["heatmap_sources"], axis=alt.Axis(labelAngle=-40, labelLimit=120,
+        x=alt.X("source:N", title=None, sort=alt.EncodingSortField("total", order="descending"),
+                axis=alt.Axis(labelAngle=-40, labelLimit=120,
                                                                                    orient="top")),
         y=alt.Y("actor:N", title=None, sort=alt.EncodingSortField("articles", op="sum", order="descending"),
                 axis=alt.Axis(labelLimit=200)))
