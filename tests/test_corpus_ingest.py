@@ -214,3 +214,56 @@ def test_export_cli_and_its_errors(tmp_path):
     assert "not a redline corpus store" in proc.stderr
     bad = redline("corpus", "ingest", tmp_path / "x.duckdb", tmp_path, "--precision", "fp8", check_rc=2)
     assert "--precision 'fp8'" in bad.stderr
+
+
+def test_url_list_is_fetched_politely_and_not_again(tmp_path):
+    import http.server
+    import threading
+    import time
+
+    page = ("<html><head><title>Harbour sold</title></head><body><article><h1>Harbour sold</h1><p>"
+            + "The council sold the harbour, a shameful betrayal of every family in this town. " * 5
+            + "</p></article></body></html>").encode()
+    hits: list[tuple[float, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append((time.monotonic(), self.path))
+            if self.path.startswith("/missing"):
+                self.send_error(404)
+                return
+            body = page.replace(b"Harbour sold", self.path.encode())
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        urls = tmp_path / "feed.urls"
+        urls.write_text(f"# today's links\n{base}/a\n{base}/missing\n{base}/b\n", encoding="utf-8")
+        store = tmp_path / "c.duckdb"
+        cmd = ("corpus", "ingest", store, urls, "--components", "lexicon", "--per-host-delay", "0.3")
+        refused = redline(*cmd, check_rc=1)  # loopback is private: refused unless allowed
+        assert refused.stderr.count("not a public address") + refused.stderr.count("private") >= 1
+        assert not hits
+        proc = redline(*cmd, "--allow-private", check_rc=1)
+        assert "HTTP 404" in proc.stderr
+        gaps = [b[0] - a[0] for a, b in zip(hits, hits[1:])]
+        assert len(hits) == 3 and min(gaps) >= 0.29  # one host: one request per 0.3 s
+        con = duckdb.connect(str(store), read_only=True)
+        rows = con.execute("SELECT article_key, source, title FROM documents ORDER BY 1").fetchall()
+        assert rows == [(f"{base}/a", "127.0.0.1", "/a"), (f"{base}/b", "127.0.0.1", "/b")]
+        con.close()
+        hits.clear()
+        again = redline(*cmd, "--allow-private", check_rc=1)  # the 404 fails again; the others are known
+        assert [path for _, path in hits] == ["/missing"]
+        assert "2 already there" in again.stderr
+    finally:
+        server.shutdown()

@@ -110,7 +110,8 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
 
 
 class PoliteFetcher:
-    """The safe fetcher, one request at a time, each host asked at most once per `per_host_s`."""
+    """The safe fetcher, one request at a time, with at least `per_host_s` seconds between
+    the end of one answer from a host and the next request to it."""
 
     def __init__(self, allow_private: bool = False, per_host_s: float = 1.0, timeout_s: float | None = None,
                  known_urls: set[str] | None = None):
@@ -129,12 +130,13 @@ class PoliteFetcher:
         wait = self._last.get(host, -1e9) + self.per_host_s - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        self._last[host] = time.monotonic()
         try:
             kw = {"timeout": self.timeout_s} if self.timeout_s else {}
             got = fetch(url, self.allow_private, **kw)
         except InputError as exc:
             return Article(ref, url, error=str(exc))
+        finally:
+            self._last[host] = time.monotonic()  # the pause runs from the end of the last answer
         found = {"url": got.final_url, "source": re.sub(r"^www\.", "", host)}
         if got.title:
             found["title"] = got.title
