@@ -259,7 +259,10 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict]:
     tech_range = [t["color"] for t in data["techniques"]]
     n_sources = max(1, len(data["sources"]))
 
-    value_axis = alt.Axis(title=None, grid=True, labelFlush=False)
+    # "share" is a signal the page sets when the measure is a share of articles: labels in %.
+    share = alt.param(name="share", value=False)
+    label_expr = "share ? format(datum.value, '.0%') : format(datum.value, ',')"
+    value_axis = alt.Axis(title=None, grid=True, labelFlush=False, labelExpr=label_expr)
     tooltip = [alt.Tooltip("source:N", title="source"), alt.Tooltip("n:Q", title="articles"),
                alt.Tooltip("value:Q", title="rate", format=".3~f"),
                alt.Tooltip("lo:Q", title="95% interval from", format=".3~f"),
@@ -275,7 +278,7 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict]:
         fill=alt.condition("datum.small", alt.value("white"), alt.value("#B8283E")))
     corpus_rule = alt.Chart(alt.NamedData("overall")).mark_rule(strokeDash=[4, 3], color="#222").encode(
         x="value:Q", tooltip=[alt.Tooltip("value:Q", title="all sources", format=".3~f")])
-    rates = alt.layer(interval, point, corpus_rule).properties(width="container", height=min(760, 18 * n_sources + 10))
+    rates = alt.layer(interval, point, corpus_rule).add_params(share).properties(width="container", height=min(760, 18 * n_sources + 10))
 
     series_tooltip = [alt.Tooltip("yearmonth(date):T", title="month"), alt.Tooltip("item:N", title="series"),
                       alt.Tooltip("n:Q", title="articles"), alt.Tooltip("value:Q", title="rate", format=".3~f"),
@@ -286,12 +289,13 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict]:
                                                            range=family_range + tech_range), legend=None)
     sbase = alt.Chart(alt.NamedData("series")).transform_calculate(date="toDate(datum.month + '-15')").encode(
         x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", tickCount=12)), color=color)
-    band = sbase.mark_area(opacity=0.13).encode(y=alt.Y("lo:Q", title=None), y2="hi:Q")
+    band = sbase.mark_area(opacity=0.13).encode(y=alt.Y("lo:Q", title=None, axis=alt.Axis(labelExpr=label_expr)),
+                                                y2="hi:Q")
     line = sbase.mark_line(strokeWidth=2).encode(y="value:Q")
     dots = sbase.mark_point(size=40, filled=False, strokeWidth=2, fillOpacity=1).encode(
         y="value:Q", tooltip=series_tooltip,
         fill=alt.condition("datum.small", alt.value("white"), color))
-    series = alt.layer(band, line, dots).properties(width="container", height=300)
+    series = alt.layer(band, line, dots).add_params(share).properties(width="container", height=300)
 
     role_scale = alt.Scale(domain=list(ROLE_COLORS), range=list(ROLE_COLORS.values()))
     heat_tooltip = [alt.Tooltip("actor:N"), alt.Tooltip("source:N"), alt.Tooltip("articles:Q", title="articles naming it")] + \
