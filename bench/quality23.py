@@ -17,6 +17,10 @@ Two scores:
 * **span-level FLC-style F1**: SemEval-2020 Task 11's FLC semantics (partial-overlap
   credit, per technique) on the 23-technique labels.
 
+`--on-ptc` turns the comparison round: the 23-technique spans, each label mapped to its
+PTC class (`redline.taxonomy.to_ptc`; labels without one dropped), on PTC dev with the
+official SI and FLC scores of `bench/quality.py` (the 14-class model's own benchmark).
+
 `--taxonomy ptc` is a reference: the 14-class model's spans, each PTC label replaced by
 its most frequent SemEval-2023 successor in train (a merged class such as
 "Whataboutism,Straw_Men,Red_Herring" can only become one of its parts), so the two
@@ -66,8 +70,13 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--limit", type=int, default=0, help="only the first N dev articles")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--on-ptc", action="store_true", help="score the 23-technique spans on PTC dev (SI, FLC)")
     a = ap.parse_args()
     from redline.pipeline import analyze
+
+    if a.on_ptc:
+        on_ptc(a)
+        return
 
     articles = load_semeval2023(a.data)
     dev = [x for x in articles if x.split == "dev"]
@@ -101,6 +110,30 @@ def main() -> None:
     for t, pt in sorted(para["per_technique"].items(), key=lambda kv: -kv[1]["n_gold"]):
         sf = span["per_technique"].get(t, {}).get("f1", 0.0)
         print(f"  {t:<34} {pt['f1']:7.3f} {sf:7.3f} {pt['n_gold']:10d}")
+
+
+def on_ptc(a) -> None:
+    from redline.io.ptc import load_articles, read_labels
+    from redline.metrics import score_flc, score_si
+    from redline.pipeline import analyze
+    from redline.taxonomy import to_ptc
+
+    articles = load_articles(a.data / "ptc" / "dev-articles")
+    if a.limit:
+        articles = dict(list(articles.items())[:a.limit])
+    gold = [g for g in read_labels(a.data / "ptc" / "dev-task-flc-tc.labels") if g.article_id in articles]
+    pred = []
+    for aid, text in articles.items():
+        doc = analyze(text, id=aid, threshold=a.threshold, components=("tagger",), taxonomy="semeval2023")
+        pred += [Label(aid, to_ptc(s.technique), s.start, s.end) for s in doc.spans if to_ptc(s.technique)]
+    si = score_si(gold, [Label(p.article_id, "", p.start, p.end) for p in pred])
+    flc = score_flc(gold, pred)
+    if a.json:
+        print(json.dumps({"articles": len(articles), "si": si.as_dict(), "flc": flc.as_dict()}, indent=1))
+        return
+    print(f"PTC dev, {len(articles)} articles, the 23-technique spans mapped to PTC classes")
+    for name, sc in (("SI", si), ("FLC", flc)):
+        print(f"  {name:<4} P={sc.precision:.4f} R={sc.recall:.4f} F1={sc.f1:.4f}  (pred {sc.n_pred}, gold {sc.n_gold})")
 
 
 if __name__ == "__main__":

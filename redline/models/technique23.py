@@ -117,30 +117,31 @@ class Decoded:
     paragraph_probs: np.ndarray  # (n paragraphs, 23)
 
 
-def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
-    """Grow to whole words, then trim spaces and the previous clause's punctuation."""
-    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
-        start -= 1
-    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
-        end += 1
-    while start < end and (text[start].isspace() or text[start] in ".,;:!?)]}"):
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+@dataclass
+class SpanShape:
+    """How a chosen (paragraph, technique) becomes spans; tuned out of fold on train
+    (redline/training/technique23.py)."""
+
+    token_start: float = 1.0  # a run must reach this share of the paragraph's peak ...
+    token_low: float = 0.5  # ... and grows over pieces at or above this share
+    smooth: int = 1  # moving average over the token probabilities (pieces)
+    merge_gap: int = 0  # join runs this many characters apart
 
 
 def decode(text: str, offsets: np.ndarray, token_probs: np.ndarray, para_probs: np.ndarray,
            para_index: np.ndarray, paras: list[tuple[int, int, int]], thresholds: np.ndarray,
-           token_low: float) -> Decoded:
+           shape: SpanShape) -> Decoded:
     """Spans and paragraph sets from the head's two outputs (see the module docstring).
 
     For each paragraph and each technique whose paragraph probability reaches its
-    threshold: the runs of the
-    paragraph's pieces whose token probability for it is at least `token_low` times the
-    paragraph's highest (so at least the piece with the highest). A span's score is the
-    paragraph probability: the calibrated probability that the paragraph uses the technique.
+    threshold: the runs of the paragraph's pieces that reach `shape.token_start` of its
+    peak token probability for that technique (grown down to `token_low` of it), through the span
+    decoding every tagger shares (`span_decoding.candidate_spans`: whole words, merged
+    across short gaps; `snap_to_phrase`: phrase edges). A span's score is the paragraph
+    probability: the calibrated probability that the paragraph uses the technique.
     """
+    from redline.models.span_decoding import DecodeParams, candidate_spans, snap_to_phrase
+
     spans: list[tuple[int, int, str, float]] = []
     answer: list[tuple[int, list[str]]] = []
     for k, (number, p_start, p_end) in enumerate(paras):
@@ -149,21 +150,19 @@ def decode(text: str, offsets: np.ndarray, token_probs: np.ndarray, para_probs: 
         pieces = np.flatnonzero(para_index == k)
         if not len(pieces):
             continue
+        piece_offsets = [(max(int(a), p_start), min(int(b), p_end)) for a, b in offsets[pieces]]
         for t in chosen:
             q = token_probs[pieces, t]
-            keep = q >= token_low * q.max()
-            runs: list[list[int]] = []
-            for j, flag in enumerate(keep):
-                if flag and runs and runs[-1][-1] == j - 1:
-                    runs[-1].append(j)
-                elif flag:
-                    runs.append([j])
-            for run in runs:
-                s, e = int(offsets[pieces[run[0]], 0]), int(offsets[pieces[run[-1]], 1])
-                s, e = _word_edges(text, max(s, p_start), min(e, p_end))
+            if 1 < shape.smooth <= len(q):  # smoothed here, so that the peak below is the smoothed one
+                q = np.convolve(q, np.ones(shape.smooth) / shape.smooth, mode="same")
+            peak = float(q.max())
+            params = DecodeParams(threshold=shape.token_start * peak, low=shape.token_low * peak, merge_gap=shape.merge_gap,
+                                  min_chars=1)
+            for cand in candidate_spans(text, piece_offsets, q, params):
+                s, e = snap_to_phrase(text, cand.start, cand.end)
                 if e > s:
                     spans.append((s, e, TECHNIQUES23[t], float(para_probs[k, t])))
-    return Decoded(sorted(spans), answer, para_probs)
+    return Decoded(sorted(set(spans)), answer, para_probs)
 
 
 class Technique23Model:
@@ -190,7 +189,7 @@ class Technique23Model:
         self.net.eval()
         self.layer = int(self.config.get("layer", 6))
         self.thresholds = np.asarray(self.config["thresholds"], dtype=np.float32)
-        self.token_low = float(self.config.get("token_low", 0.5))
+        self.shape = SpanShape(**self.config.get("span_shape", {}))
         calib = self.config.get("calibration") or {}
         self.calibration = (np.asarray(calib["x"]), np.asarray(calib["y"])) if calib else None
 
@@ -219,7 +218,7 @@ class Technique23Model:
         if self.calibration is not None:
             par = np.interp(par, *self.calibration).astype(np.float32)
         thresholds = self.thresholds if threshold is None else np.full(N23, threshold, dtype=np.float32)
-        return decode(text, offsets, tok, par, para_index, paras, thresholds, self.token_low)
+        return decode(text, offsets, tok, par, para_index, paras, thresholds, self.shape)
 
     def classify_output(self, out, spans: list[tuple[int, int]]) -> list[tuple[str, float]]:
         """The TC task in the 23 techniques: for each given span, the technique with the

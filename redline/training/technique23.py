@@ -39,7 +39,7 @@ from torch import nn
 from redline.io.ptc import Label, article_id_from_path, load_articles, read_article_text
 from redline.metrics import score_flc
 from redline.models.technique23 import (
-    N23, TECHNIQUES23, Decoded, Technique23Net, aux_inputs, decode, paragraph_of_pieces, paragraphs,
+    N23, TECHNIQUES23, Decoded, SpanShape, Technique23Net, aux_inputs, decode, paragraph_of_pieces, paragraphs,
 )
 
 log = logging.getLogger("redline.training.technique23")
@@ -343,17 +343,33 @@ def folds_of(n: int, k: int, seed: int) -> list[np.ndarray]:
 
 
 def decode_all(samples: list[Sample], outputs: list[tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray,
-               token_low: float, calibration=None) -> tuple[dict, list[Label]]:
+               shape: SpanShape, calibration=None) -> tuple[dict, list[Label]]:
     paras: dict = {}
     spans: list[Label] = []
     for s, (tok, par) in zip(samples, outputs):
         if calibration is not None:
             par = np.interp(par, *calibration)
-        d = decode(s.article.text, s.offsets, tok, par, s.para_index, s.paras, thresholds, token_low)
+        d = decode(s.article.text, s.offsets, tok, par, s.para_index, s.paras, thresholds, shape)
         p, l = decoded_labels(s.article.id, d)
         paras.update(p)
         spans += l
     return paras, spans
+
+
+def tune_span_shape(train: list[Sample], outputs, thresholds, calib, gold_s: list[Label]) -> SpanShape:
+    """The span shape with the best out-of-fold span F1 (FLC-style) on train."""
+    scores = {}
+    for start in (0.7, 1.0):
+        for low in (0.3, 0.5, 0.7):
+            for smooth in (1, 3):
+                for gap in (0, 10):
+                    shape = SpanShape(start, min(low, start), smooth, gap)
+                    _, spans = decode_all(train, outputs, thresholds, shape, calib)
+                    scores[(start, low, smooth, gap)] = span_scores(gold_s, spans)["f1"]
+    best = max(scores, key=scores.get)
+    for key, f1 in sorted(scores.items(), key=lambda kv: -kv[1])[:5]:
+        log.info("span shape (start, low, smooth, gap) %s: out-of-fold span F1 %.4f", key, f1)
+    return SpanShape(*best)
 
 
 def out_of_fold(train: list[Sample], cfg: FitConfig, folds: int, checkpoints: list[int]):
@@ -432,25 +448,20 @@ def main(argv: list[str] | None = None) -> None:
         cal = np.interp(probs, *calib)
         th = tune_thresholds(cal, y_oof)
         gold_p, _ = gold_of([s.article for s in train])
-        para, _ = decode_all(train, oof[epoch], th, 0.5, calib)
+        para, _ = decode_all(train, oof[epoch], th, SpanShape(), calib)
         f1 = paragraph_scores(gold_p, para)["micro_f1"]
         log.info("out of fold, %d epochs: paragraph micro-F1 %.4f", epoch, f1)
         if best is None or f1 > best[0]:
             best = (f1, epoch, calib, th)
     oof_f1, epochs, calib, thresholds = best
     gold_p, gold_s = gold_of([s.article for s in train])
-    lows = {}
-    for low in (0.3, 0.5, 0.7, 0.9):
-        _, spans = decode_all(train, oof[epochs], thresholds, low, calib)
-        lows[low] = span_scores(gold_s, spans)["f1"]
-    token_low = max(lows, key=lows.get)
-    log.info("out of fold: %d epochs, token_low %.1f (span F1 by token_low %s)", epochs, token_low, lows)
-    para_oof, spans_oof = decode_all(train, oof[epochs], thresholds, token_low, calib)
+    shape = tune_span_shape(train, oof[epochs], thresholds, calib, gold_s)
+    para_oof, spans_oof = decode_all(train, oof[epochs], thresholds, shape, calib)
     report("train, out of fold", paragraph_scores(gold_p, para_oof), span_scores(gold_s, spans_oof))
     # 2. The shipped head: all of train, the chosen epochs.
     net = fit_head(train, FitConfig(**{**cfg.__dict__, "epochs": epochs}))
     extra = {"layer": 6, "threshold_meaning": "calibrated probability that the paragraph uses the technique",
-             "thresholds": [round(float(t), 3) for t in thresholds], "token_low": token_low,
+             "thresholds": [round(float(t), 3) for t in thresholds], "span_shape": shape.__dict__,
              "calibration": {"x": [round(float(v), 5) for v in calib[0]], "y": [round(float(v), 5) for v in calib[1]]},
              "train": {"data": str(a.data), "articles": len(train), "folds": a.folds, "epochs_chosen": epochs,
                        "oof_paragraph_micro_f1": round(oof_f1, 4), "seconds": round(time.time() - t0)}}
