@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator, List, Optional
 from urllib.parse import quote
@@ -38,6 +39,7 @@ from redline.corpus.stats import Filters, Settings, compute, parse_date, parse_u
 from redline.errors import InputError
 
 PAGE_SIZE = 50
+CACHED_PAGES = 8  # dashboards kept per server (each a few MB at most)
 MAX_QUERY = 200  # characters of a search text
 
 
@@ -86,6 +88,10 @@ class StoreReader:
             tmp.replace(self.snapshot)
             self._signature = signature
             self.snapshot_taken = dt.datetime.now()
+
+    def state(self, from_snapshot: bool) -> tuple:
+        """What a cached page depends on: the store file's (or the snapshot's) size and times."""
+        return ("snapshot", self._signature) if from_snapshot else ("store", self._store_signature())
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[tuple[object, str | None]]:
@@ -204,14 +210,26 @@ def corpus_router(store: str | Path, snapshot_dir: str | Path | None = None):
                            stale_note=None, query_base="")
         return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
+    # The last few dashboards, by store state and filters: a big corpus takes seconds to sum up.
+    pages: OrderedDict = OrderedDict()
+    pages_lock = threading.Lock()
+
     @router.get("", response_class=HTMLResponse, summary="The corpus dashboard")
     def dashboard(source: Optional[List[str]] = Query(None), since: Optional[str] = None,
                   until: Optional[str] = None, technique: Optional[List[str]] = Query(None)) -> HTMLResponse:
         try:
             filters = _filters(source, since, until, technique)
             with reader.connect() as (con, note):
-                html = render_dashboard(con, filters, Settings(), served=True, stale_note=note,
-                                        article_href=lambda doc_id: f"/corpus/articles/{quote(doc_id)}")
+                key = (reader.state(note is not None), filters)
+                with pages_lock:
+                    html = pages.get(key)
+                if html is None:
+                    html = render_dashboard(con, filters, Settings(), served=True, stale_note=note,
+                                            article_href=lambda doc_id: f"/corpus/articles/{quote(doc_id)}")
+                    with pages_lock:
+                        pages[key] = html
+                        while len(pages) > CACHED_PAGES:
+                            pages.popitem(last=False)
         except StoreBusy:
             return page_error("An ingest is writing the corpus store; this server has no snapshot of it yet. "
                               "Try again when the ingest is done.", 503)
