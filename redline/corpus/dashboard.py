@@ -140,17 +140,17 @@ def _top_actor_keys(con, filters: Filters) -> tuple[list[str], list[str], dict[s
     """The heatmap's actors (most articles naming them) and the most-attacked ones (most
     spans aimed at them, 3x the bars shown, so that a source filter still fills the chart),
     with each key's most common name."""
-    from redline.corpus.stats import _docs_filter, _tech_filter
+    from redline.corpus.stats import docs_where, technique_where
 
     params: list = []
-    docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, params)}"
+    docs = f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, params)}"
     named = [r[0] for r in con.execute(
         f"""SELECT a.actor_key FROM actors a WHERE a.doc_id IN ({docs}) AND a.actor_key IS NOT NULL
             GROUP BY a.actor_key ORDER BY count(DISTINCT a.doc_id) DESC, a.actor_key LIMIT {HEATMAP_ACTORS}""",
         params).fetchall()]
     p2: list = []
-    docs2 = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p2)}"
-    tech_where = _tech_filter(filters, p2)
+    docs2 = f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, p2)}"
+    tech_where = technique_where(filters, p2)
     attacked = [r[0] for r in con.execute(
         f"""SELECT a.actor_key FROM targets t
             JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
@@ -169,16 +169,16 @@ def _article_rows(con, filters: Filters, href: Callable[[str], str], named: list
     """Every article with what the page needs to redraw the figures for any filter and to
     list it behind a figure: technique counts, the role it gives each heatmap actor, and
     the spans it aims at each attacked actor, per technique."""
-    from redline.corpus.stats import _docs_filter, _tech_filter
+    from redline.corpus.stats import docs_where, technique_where
 
     params: list = []
-    where = _docs_filter(filters, params)
+    where = docs_where(filters, params)
     docs = con.execute(f"SELECT d.doc_id, d.title, coalesce(d.source, '(none)'), d.date, d.month, d.n_words, "
                        f"left(d.text, 160) FROM documents d WHERE {where} ORDER BY d.date NULLS LAST, d.doc_id",
                        params).fetchall()
     p2: list = []
-    in_docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p2)}"
-    tech_where = _tech_filter(filters, p2)
+    in_docs = f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, p2)}"
+    tech_where = technique_where(filters, p2)
     counts: dict[str, dict[str, int]] = {}
     for doc_id, technique, n in con.execute(
             f"SELECT s.doc_id, s.technique, count(*) FROM spans s WHERE s.doc_id IN ({in_docs}) AND {tech_where} "
@@ -187,7 +187,7 @@ def _article_rows(con, filters: Filters, href: Callable[[str], str], named: list
     roles: dict[str, dict[str, str]] = {}
     if named:
         p3: list = []
-        in_docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p3)}"
+        in_docs = f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, p3)}"
         for doc_id, key, role in con.execute(
                 f"""SELECT a.doc_id, a.actor_key, arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions)
                     FROM actors a WHERE a.doc_id IN ({in_docs}) AND a.actor_key IN (SELECT unnest(?))
@@ -196,8 +196,8 @@ def _article_rows(con, filters: Filters, href: Callable[[str], str], named: list
     aimed: dict[str, dict[str, dict[str, int]]] = {}
     if attacked:
         p4: list = []
-        in_docs = f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, p4)}"
-        tech_where = _tech_filter(filters, p4)
+        in_docs = f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, p4)}"
+        tech_where = technique_where(filters, p4)
         for doc_id, key, technique, n in con.execute(
                 f"""SELECT t.doc_id, a.actor_key, s.technique, count(DISTINCT t.span_id) FROM targets t
                     JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
@@ -377,9 +377,9 @@ def write_dashboard(store: Path, out: Path, filters: Filters = Filters(), settin
             tmp.write_text(page, encoding="utf-8")
             tmp.replace(out)
             if article_reports:
-                from redline.corpus.stats import _docs_filter
+                from redline.corpus.stats import docs_where
                 params: list = []
-                ids = [r[0] for r in con.execute(f"SELECT d.doc_id FROM documents d WHERE {_docs_filter(filters, params)} "
+                ids = [r[0] for r in con.execute(f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, params)} "
                                                  "ORDER BY d.doc_id", params).fetchall()]
                 folder.mkdir(exist_ok=True)
                 for i, doc_id in enumerate(ids):

@@ -180,8 +180,9 @@ def _group_expression(column: str, columns: list[str], params: list) -> str:
     return "json_extract_string(d.meta, ?)"
 
 
-def _docs_filter(filters: Filters, params: list) -> str:
-    """The WHERE clause of the articles that count (latest versions within the filters)."""
+def docs_where(filters: Filters, params: list) -> str:
+    """The WHERE clause (on `documents d`) of the articles that count: latest versions
+    within the filters. Appends its parameters to `params`."""
     where = ["d.doc_id NOT IN (SELECT previous_doc_id FROM documents WHERE previous_doc_id IS NOT NULL)"]
     if filters.sources:
         where.append(f"lower(d.source) IN ({', '.join('?' for _ in filters.sources)})")
@@ -195,7 +196,8 @@ def _docs_filter(filters: Filters, params: list) -> str:
     return " AND ".join(where)
 
 
-def _tech_filter(filters: Filters, params: list, alias: str = "s") -> str:
+def technique_where(filters: Filters, params: list, alias: str = "s") -> str:
+    """The WHERE clause (on `spans s`) of the spans that count; appends its parameters."""
     if not filters.techniques:
         return "TRUE"
     params.extend(filters.techniques)
@@ -216,7 +218,7 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
     group_params: list = []
     group_sql = [_group_expression(c, columns, group_params) for c in by]
     where_params: list = []
-    where = _docs_filter(filters, where_params)
+    where = docs_where(filters, where_params)
     docs_cte = (f"WITH docs AS (SELECT d.doc_id, CAST(row_number() OVER (ORDER BY d.doc_id) - 1 AS INTEGER) AS i "
                 f"FROM documents d WHERE {where})")
 
@@ -232,7 +234,7 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
 
     # Technique spans per article and technique (and family).
     p: list = list(where_params)
-    tech_where = _tech_filter(filters, p)
+    tech_where = technique_where(filters, p)
     spans = fetch(f"{docs_cte} SELECT docs.i, s.technique, coalesce(s.family, 'Other') AS family, "
                   f"CAST(count(*) AS DOUBLE) AS n FROM spans s JOIN docs USING (doc_id) WHERE {tech_where} "
                   f"GROUP BY ALL", p)
@@ -251,7 +253,7 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
 
     # Characters covered by the union of an article's spans (gaps and islands in SQL).
     p = list(where_params)
-    tech_where = _tech_filter(filters, p)
+    tech_where = technique_where(filters, p)
     cov = fetch(
         f"""{docs_cte},
         s AS (SELECT docs.i, s.start, s."end",
@@ -299,7 +301,7 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
 
     # Technique spans aimed at an actor (targets), per article and actor key.
     p = list(where_params)
-    tech_where = _tech_filter(filters, p)
+    tech_where = technique_where(filters, p)
     tg = fetch(
         f"""{docs_cte}, keys AS (SELECT actor_key, CAST(row_number() OVER (ORDER BY actor_key) - 1 AS INTEGER) AS c
                                  FROM (SELECT DISTINCT a.actor_key FROM actors a JOIN docs USING (doc_id)

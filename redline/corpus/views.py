@@ -150,12 +150,12 @@ def _snippet(text: str, query: str, width: int = 110) -> tuple[str, str, str]:
 
 def search_articles(con, filters: Filters, q: str = "", actor: str = "", page: int = 1) -> dict:
     """Articles matching a text, an actor and the filters, newest first; one page of them."""
-    from redline.corpus.stats import _docs_filter
+    from redline.corpus.stats import docs_where
 
     if len(q) > MAX_QUERY or len(actor) > MAX_QUERY:
         raise InputError(f"a search text has at most {MAX_QUERY} characters")
     params: list = []
-    where = [_docs_filter(filters, params)]
+    where = [docs_where(filters, params)]
     if q.strip():
         where.append("(d.text ILIKE ? ESCAPE '\\' OR d.title ILIKE ? ESCAPE '\\')")
         params += [_like(q.strip())] * 2
