@@ -27,7 +27,7 @@ from typing import Iterator
 from redline.corpus.engines import LocalEngine, Outcome, PipelineSettings, RayEngine
 from redline.corpus.sources import Article, PoliteFetcher, count_articles, iter_articles, parse_mapping
 from redline.corpus.store import Store, doc_id_for
-from redline.errors import InputError, RedlineError
+from redline.errors import InputError
 
 
 @dataclass
