@@ -273,19 +273,28 @@ def refine_spans(text: str, cands: list[Candidate], classify, rules: SpanRules,
     if not pieces:
         return []
     probs = classify([(a, b) for a, b, _ in pieces])
-    out: list[RefinedSpan] = []
+    kept: list[RefinedSpan | None] = []  # None: cut into the parts below, in its place
+    cut: list[tuple[int, int, Candidate, int]] = []  # (start, end, candidate, position in kept)
     for (a, b, c), p in zip(pieces, probs):
         k = int(np.argmax(p))
         parts = _parts_for(text, a, b, labels[k], rules)
         if len(parts) > 1:
             if rules.phrase_edges:
                 parts = [snap_to_phrase(text, s, e) for s, e in parts]
-            parts = [(s, e) for s, e in parts if e > s]
-            for (s, e), q in zip(parts, classify(parts) if parts else []):
-                kk = int(np.argmax(q))
-                out.append(RefinedSpan(s, e, kk, float(q[kk]), c))
+            cut += [(s, e, c, len(kept)) for s, e in parts if e > s]
+            kept.append(None)
         else:
-            out.append(RefinedSpan(a, b, k, float(p[k]), c))
+            kept.append(RefinedSpan(a, b, k, float(p[k]), c))
+    # The parts of all cut spans are labelled in one call (a call per span would redo
+    # the article-wide setup of the span head each time).
+    parts_at: dict[int, list[RefinedSpan]] = {}
+    if cut:
+        for (s, e, c, at), q in zip(cut, classify([(s, e) for s, e, _, _ in cut])):
+            kk = int(np.argmax(q))
+            parts_at.setdefault(at, []).append(RefinedSpan(s, e, kk, float(q[kk]), c))
+    out: list[RefinedSpan] = []
+    for at, r in enumerate(kept):
+        out += [r] if r is not None else parts_at.get(at, [])
     return out
 
 
@@ -364,6 +373,24 @@ class SpanScorer:
         return {"event": self.event, "features": list(self.features),
                 "coef": [round(c, 6) for c in self.coef], "intercept": round(self.intercept, 6)}
 
+    # Features a candidate span keeps through the boundary rules (its parts inherit its
+    # token evidence), and 0/1 features the rules may change.
+    _CANDIDATE_FEATURES = frozenset({"logit_mean_p", "logit_max_p"})
+    _BINARY_FEATURES = frozenset({"bare_proper_noun"})
+
+    def upper_bound(self, text: str, cand: Candidate) -> float | None:
+        """The highest score any span refined from `cand` can get (None when the
+        features allow no bound). Lets a caller skip labelling candidates that cannot
+        reach the threshold: the result is the same, only cheaper."""
+        if not set(self.features) <= self._CANDIDATE_FEATURES | self._BINARY_FEATURES:
+            return None
+        f = score_features(text, RefinedSpan(cand.start, cand.end, 0, 1.0, cand))
+        z = self.intercept
+        for c, name in zip(self.coef, self.features):
+            # A 0/1 feature at whichever value raises the score.
+            z += max(c, 0.0) if name in self._BINARY_FEATURES else c * f[name]
+        return 1.0 / (1.0 + math.exp(-z))
+
     def __call__(self, text: str, span: RefinedSpan) -> float:
         f = score_features(text, span)
         z = sum(c * f[name] for c, name in zip(self.coef, self.features)) + self.intercept
@@ -381,19 +408,26 @@ _STOP_FOR_TRIGGERS = TRAILING_FUNCTION_WORDS | LEADING_FUNCTION_WORDS | frozense
     "it him them us you me not no so just very more most all any some there here then".split())
 
 
-def span_triggers(text: str, start: int, end: int, offsets: list[tuple[int, int]],
-                  weight: np.ndarray, k: int = 3) -> list[tuple[int, int]]:
+def span_triggers(text: str, start: int, end: int, offsets, weight: np.ndarray,
+                  k: int = 3) -> list[tuple[int, int]]:
     """Up to `k` words inside [start, end) with the highest weight (a per-word-piece
     array, e.g. the token head's probability of the span's technique); adjacent chosen
-    words are joined into one phrase. Function words are not triggers."""
+    words are joined into one phrase. Function words are not triggers.
+
+    `offsets`: the word pieces' (start, end) in the text, in order; pass an (n, 2) array
+    when calling for many spans of one article, so it is converted once.
+    """
+    offsets = np.asarray(offsets).reshape(-1, 2)
     words = _words(text, start, end)
     scored = []
     for a, b in words:
         if text[a:b].lower() in _STOP_FOR_TRIGGERS:
             continue
-        pieces = [i for i, (ps, pe) in enumerate(offsets) if ps < b and pe > a]
-        if pieces:
-            scored.append((float(np.max(weight[pieces])), a, b))
+        # The pieces overlapping the word: they are sorted and do not overlap each other.
+        lo = int(np.searchsorted(offsets[:, 1], a, side="right"))
+        hi = int(np.searchsorted(offsets[:, 0], b, side="left"))
+        if hi > lo:
+            scored.append((float(np.max(weight[lo:hi])), a, b))
     if not scored:
         return []
     best = sorted(scored, reverse=True)[:k]
@@ -402,7 +436,7 @@ def span_triggers(text: str, start: int, end: int, offsets: list[tuple[int, int]
     chosen = sorted((a, b) for w, a, b in best if w >= 0.5 * top)
     joined: list[list[int]] = []
     for a, b in chosen:
-        if joined and not text[joined[-1][1]:a].strip(" ") and _adjacent(words, joined[-1][1], a):
+        if joined and _adjacent(words, joined[-1][1], a):
             joined[-1][1] = b
         else:
             joined.append([a, b])

@@ -28,6 +28,7 @@ or, in folders without one, a weighted geometric mean (`TechniqueModel.classify`
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ N_SPAN_FEATURES = 6
 # peak memory of long articles by 0.15 GB.
 WINDOW_BATCH = 8
 BIO_O, BIO_B, BIO_I = 0, 1, 2
+# Spans per span-head call at inference (see TechniqueModel.classify).
+SPAN_CHUNK = 64
 
 
 def normalize_for_recurrence(text: str) -> str:
@@ -382,13 +385,19 @@ class TechniqueModel:
         return ArticleOutput(tok, p_span / weight, p_begin / weight, p_tech / weight[:, None], hidden_out, kept)
 
     # -- technique classification -----------------------------------------------------
-    def _locate(self, out: ArticleOutput, start: int, end: int) -> tuple[int, int, int]:
-        """(window, first row position, last row position) for a character span."""
+    def _locate(self, out: ArticleOutput, start: int, end: int,
+                piece_starts: list[int], piece_ends: list[int]) -> tuple[int, int, int]:
+        """(window, first row position, last row position) for a character span.
+        `piece_starts`, `piece_ends`: the word pieces' character offsets, in order."""
         offs = out.tok.offsets
-        toks = [i for i, (a, b) in enumerate(offs) if a < end and b > start]
-        if not toks:  # span between pieces (e.g. only whitespace): nearest piece
-            toks = [min(range(len(offs)), key=lambda i: abs(offs[i][0] - start))] if offs else [0]
-        f, l = toks[0], toks[-1]
+        # The pieces overlapping [start, end): pieces are sorted and do not overlap, so two
+        # binary searches find them (a scan per span was quadratic in long articles).
+        first = bisect.bisect_right(piece_ends, start)
+        last = bisect.bisect_left(piece_starts, end) - 1
+        if last >= first:
+            f, l = first, last
+        else:  # span between pieces (e.g. only whitespace): nearest piece
+            f = l = min(range(len(offs)), key=lambda i: abs(offs[i][0] - start)) if offs else 0
         best, best_margin = 0, -1e9
         for w, (s, e) in enumerate(out.tok.windows):
             margin = min(f - s, e - 1 - l)
@@ -407,7 +416,9 @@ class TechniqueModel:
         out = out or self.run(text)
         if not out.hidden:
             raise ValueError("classify needs an ArticleOutput with hidden states")
-        located = [self._locate(out, s, e) for s, e in spans]
+        piece_starts = [a for a, _ in out.tok.offsets]
+        piece_ends = [b for _, b in out.tok.offsets]
+        located = [self._locate(out, s, e, piece_starts, piece_ends) for s, e in spans]
         width = max(h[0].shape[0] for h in out.hidden)
         rows = torch.tensor([w for w, _, _ in located])
         starts = torch.tensor([f for _, f, _ in located])
@@ -419,7 +430,11 @@ class TechniqueModel:
             hid = torch.zeros((len(out.hidden), width, out.hidden[0][m].shape[1]))
             for i, h in enumerate(out.hidden):
                 hid[i, :h[m].shape[0]] = h[m]
-            logits = net.span_logits(hid, rows, starts, ends, feats)
+            # In chunks: the span head gathers a whole window per span, which for the
+            # hundreds of candidates of a long article would take gigabytes at once.
+            logits = torch.cat([net.span_logits(hid, rows[i:i + SPAN_CHUNK], starts[i:i + SPAN_CHUNK],
+                                                ends[i:i + SPAN_CHUNK], feats[i:i + SPAN_CHUNK])
+                                for i in range(0, len(spans), SPAN_CHUNK)])
             probs = probs + logits.float().softmax(-1).numpy() / len(self.nets)
         if self.lexical is not None and self.lexical_weight > 0:
             lexical = self.lexical.predict_proba(text, spans)
@@ -450,10 +465,15 @@ class TechniqueModel:
         if not text.strip():
             return []
         out = out or self.run(text)
+        threshold = self.threshold if threshold is None else threshold
         cands = candidate_spans(text, out.tok.offsets, out.p_span, self.decode)
+        if self.scorer is not None:
+            # Candidates that cannot reach the threshold need no technique: same result, cheaper.
+            cands = [c for c in cands if (self.scorer.upper_bound(text, c) or 1.0) >= threshold]
         refined = refine_spans(text, cands, lambda spans: self.classify(text, spans, out), self.rules,
                                list(PTC_TECHNIQUES))
         result = []
+        offsets = np.asarray(out.tok.offsets).reshape(-1, 2)
         for r in refined:
             if self.scorer is not None:
                 score = self.scorer(text, r)
@@ -462,8 +482,8 @@ class TechniqueModel:
             # The token head's probability of this technique, where the span evidence is.
             weight = out.p_tech[:, r.label] * out.p_span
             result.append(ScoredSpan(r.start, r.end, PTC_TECHNIQUES[r.label], score,
-                                     span_triggers(text, r.start, r.end, out.tok.offsets, weight)))
-        return filter_by_score(result, self.threshold if threshold is None else threshold)
+                                     span_triggers(text, r.start, r.end, offsets, weight)))
+        return filter_by_score(result, threshold)
 
     def predict(self, text: str, threshold: float | None = None,
                 out: ArticleOutput | None = None) -> list[tuple[int, int, str, float]]:
