@@ -383,3 +383,20 @@ def test_report_shows_no_local_folders():
     doc = Document(id="a1", text="They are traitors, all of them.", meta={"path": "/home/someone/private/a1.txt"})
     page = render_html([doc])
     assert "a1.txt" in page and "/home/someone" not in page
+
+
+def test_span_scores_triggers_and_the_slider_start_as_the_tagger_left_them():
+    doc = Document(id="trig", text=HAND_WRITTEN)
+    t = doc.text
+    s = t.index("The corrupt elites")
+    corrupt = t.index("corrupt")
+    doc.add_span(s, s + 18, "Name_Calling,Labeling", 0.3, triggers=[(corrupt, corrupt + 7)])
+    doc.model["tagger"] = {"name": "redline-technique-mpnet6", "threshold": 0.3}
+    html = render_html([doc])
+    got = _check_marks_cover_spans(doc, html)
+    data = [json.loads(b) for b in got.json_blocks if '"spans"' in b][0]
+    # The score as it is (the tooltip shows 30%), and the trigger words for the tooltip.
+    assert data["spans"][0][3] == 0.3 and data["spans"][0][5] == ["corrupt"]
+    # The slider starts at the threshold the spans were chosen with.
+    assert re.search(r'class="thr-in"[^>]*value="30"', html)
+    assert "triggered by: corrupt" in html
