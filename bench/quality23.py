@@ -133,7 +133,8 @@ def on_ptc(a) -> None:
         return
     print(f"PTC dev, {len(articles)} articles, the 23-technique spans mapped to PTC classes")
     for name, sc in (("SI", si), ("FLC", flc)):
-        print(f"  {name:<4} P={sc.precision:.4f} R={sc.recall:.4f} F1={sc.f1:.4f}  (pred {sc.n_pred}, gold {sc.n_gold})")
+        print(f"  {name:<4} P={sc.precision:.4f} R={sc.recall:.4f} F1={sc.f1:.4f}  "
+              f"(pred {sc.n_pred}, gold {sc.n_gold})")
 
 
 if __name__ == "__main__":

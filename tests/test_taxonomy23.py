@@ -62,6 +62,18 @@ def test_paragraph_micro_f1_counts_pairs_and_empty_paragraphs():
     assert s["per_technique"]["Slogans"]["n_gold"] == 1 and s["per_technique"]["Slogans"]["f1"] == 0.0
 
 
+def test_recurrence_features_count_words_and_three_word_phrases():
+    from redline.models.technique23 import recurrence_features
+
+    text = "Save our town! Save our town! The end."
+    offsets = np.array([[0, 4], [5, 8], [13, 14], [15, 19], [34, 37]])  # Save, our, "!", Save, end
+    f = recurrence_features(text, offsets)
+    assert f[0, 0] > 0 and f[0, 1] > 0  # "Save" and "Save our town" recur
+    assert f[1, 0] > 0 and f[1, 1] == 0  # "our town Save" occurs once
+    assert f[2].tolist() == [0.0, 0.0]  # punctuation
+    assert f[4].tolist() == [0.0, 0.0]  # "end" once
+
+
 def test_unknown_taxonomy_is_refused():
     assert check_taxonomy(None) in ("ptc", "semeval2023") and check_taxonomy("semeval2023") == "semeval2023"
     with pytest.raises(InputError, match="unknown taxonomy 'ptc2020'"):

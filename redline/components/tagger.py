@@ -92,6 +92,6 @@ class TechniqueTagger:
         from redline.taxonomy import PTC_TECHNIQUES
         if self.head23 is not None:
             out = self.model.run(text, keep_hidden=False, layers=(self.head23.layer,))
-            return self.head23.classify_output(out, spans)
+            return self.head23.classify_output(text, out, spans)
         probs = self.model.classify(text, spans)
         return [(PTC_TECHNIQUES[int(p.argmax())], float(p.max())) for p in probs]

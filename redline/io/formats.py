@@ -22,7 +22,7 @@ SCHEMA_VERSION = 2
 
 
 def model_reference(model: dict[str, Any]) -> dict[str, Any]:
-    """Which models made a record, in under 200 bytes: repeated on every line of a corpus,
+    """Which models made a record, in about 200 bytes: repeated on every line of a corpus,
     the full details (2.6 KB) would be 15% of the file. `redline info --json` prints them."""
     from redline import __version__
 

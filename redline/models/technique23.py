@@ -23,6 +23,8 @@ thresholds and figures: `models/technique23/` (MODEL_CARD.md).
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +38,18 @@ from redline.taxonomy import SEMEVAL2023
 TECHNIQUES23: list[str] = list(SEMEVAL2023)  # the order of techniques_subtask3.txt
 N23 = len(TECHNIQUES23)
 N_AUX = 16  # p_span, p_begin, the 14 PTC token probabilities
+N_RECURRENCE = 2  # how often the piece's word and the three words from it recur (Repetition)
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "technique23"
 
 
 class Technique23Net(nn.Module):
-    def __init__(self, hidden: int = 768, width: int = 128, kernel: int = 5, dropout: float = 0.2):
+    def __init__(self, hidden: int = 768, width: int = 128, kernel: int = 5, dropout: float = 0.2,
+                 recurrence: bool = False):
         super().__init__()
+        self.recurrence = recurrence
         self.norm = nn.LayerNorm(hidden)
-        self.proj = nn.Linear(hidden + N_AUX, width)
+        self.proj = nn.Linear(hidden + N_AUX + (N_RECURRENCE if recurrence else 0), width)
         self.conv = nn.Conv1d(width, width, kernel, padding=kernel // 2)
         self.dropout = nn.Dropout(dropout)
         self.token = nn.Linear(width, N23)
@@ -103,9 +109,29 @@ def paragraph_of_pieces(offsets: np.ndarray, paras: list[tuple[int, int, int]]) 
     return result
 
 
-def aux_inputs(p_span: np.ndarray, p_begin: np.ndarray, p_tech: np.ndarray) -> np.ndarray:
-    """The 14-class model's token outputs, as the head reads them."""
-    return np.concatenate([p_span[:, None], p_begin[:, None], p_tech], axis=1).astype(np.float32)
+def recurrence_features(text: str, offsets: np.ndarray) -> np.ndarray:
+    """Per piece: log counts of how often its word, and the three words from it, occur in
+    the article. Repetition is defined by recurrence, which a windowed encoder barely sees."""
+    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD_RE.finditer(text)]
+    singles = Counter(w for _, _, w in words)
+    triples = Counter(tuple(w for _, _, w in words[i:i + 3]) for i in range(len(words)))
+    starts = np.array([s for s, _, _ in words]) if words else np.zeros(0, dtype=np.int64)
+    feats = np.zeros((len(offsets), N_RECURRENCE), dtype=np.float32)
+    for i, (a, _) in enumerate(offsets):
+        k = int(np.searchsorted(starts, a, side="right")) - 1
+        if k < 0 or a >= words[k][1]:
+            continue  # punctuation or space
+        feats[i, 0] = np.log1p(singles[words[k][2]] - 1) / 4.0
+        feats[i, 1] = np.log1p(triples[tuple(w for _, _, w in words[k:k + 3])] - 1)
+    return feats
+
+
+def aux_inputs(p_span: np.ndarray, p_begin: np.ndarray, p_tech: np.ndarray,
+               recurrence: np.ndarray | None = None) -> np.ndarray:
+    """The 14-class model's token outputs (and, for heads that read them, the recurrence
+    features), as the head reads them."""
+    parts = [p_span[:, None], p_begin[:, None], p_tech] + ([recurrence] if recurrence is not None else [])
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 @dataclass
@@ -156,8 +182,8 @@ def decode(text: str, offsets: np.ndarray, token_probs: np.ndarray, para_probs: 
             if 1 < shape.smooth <= len(q):  # smoothed here, so that the peak below is the smoothed one
                 q = np.convolve(q, np.ones(shape.smooth) / shape.smooth, mode="same")
             peak = float(q.max())
-            params = DecodeParams(threshold=shape.token_start * peak, low=shape.token_low * peak, merge_gap=shape.merge_gap,
-                                  min_chars=1)
+            params = DecodeParams(threshold=shape.token_start * peak, low=shape.token_low * peak,
+                                  merge_gap=shape.merge_gap, min_chars=1)
             for cand in candidate_spans(text, piece_offsets, q, params):
                 s, e = snap_to_phrase(text, cand.start, cand.end)
                 if e > s:
@@ -206,8 +232,12 @@ class Technique23Model:
         technique (`--threshold`) instead of the per-technique ones tuned in training."""
         if self.layer not in out.layers:
             raise ModelError(f"the 23-technique head needs encoder layer {self.layer} in the pass")
-        return self.predict_arrays(text, out.layers[self.layer], aux_inputs(out.p_span, out.p_begin, out.p_tech),
-                                   np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2), threshold)
+        offsets = np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2)
+        return self.predict_arrays(text, out.layers[self.layer], self.aux(text, out, offsets), offsets, threshold)
+
+    def aux(self, text: str, out, offsets: np.ndarray) -> np.ndarray:
+        recurrence = recurrence_features(text, offsets) if self.net.recurrence else None
+        return aux_inputs(out.p_span, out.p_begin, out.p_tech, recurrence)
 
     def predict_arrays(self, text: str, hidden: np.ndarray, aux: np.ndarray, offsets: np.ndarray,
                        threshold: float | None = None) -> Decoded:
@@ -220,12 +250,12 @@ class Technique23Model:
         thresholds = self.thresholds if threshold is None else np.full(N23, threshold, dtype=np.float32)
         return decode(text, offsets, tok, par, para_index, paras, thresholds, self.shape)
 
-    def classify_output(self, out, spans: list[tuple[int, int]]) -> list[tuple[str, float]]:
+    def classify_output(self, text: str, out, spans: list[tuple[int, int]]) -> list[tuple[str, float]]:
         """The TC task in the 23 techniques: for each given span, the technique with the
         highest mean token probability over the span's pieces, and that probability's share
         of the 23 (a relative score, not a calibrated probability)."""
         offsets = np.asarray(out.tok.offsets, dtype=np.int64).reshape(-1, 2)
-        aux = aux_inputs(out.p_span, out.p_begin, out.p_tech)
+        aux = self.aux(text, out, offsets)
         no_paragraphs = np.full(len(offsets), -1, dtype=np.int64)
         tok, _ = self.probabilities(out.layers[self.layer], aux, no_paragraphs, 0)
         result = []
