@@ -118,6 +118,8 @@ def test_pipeline_speaks_the_23_techniques_and_spans_slice_the_text(head_dir):
     strict = analyze(text, id="op-ed", components=TAGGER, taxonomy="semeval2023", threshold=0.8)
     assert {(s.start, s.end, s.technique) for s in strict.spans} <= {(s.start, s.end, s.technique) for s in doc.spans}
     assert all(s.score >= 0.8 for s in strict.spans)
+    # the model block: None = the head's per-technique thresholds; a number = --threshold
+    assert doc.model["tagger"]["threshold"] is None and strict.model["tagger"]["threshold"] == 0.8
     with pytest.raises(InputError, match="needs the 'tagger'"):
         analyze(text, components=("lexicon",), taxonomy="semeval2023")
 

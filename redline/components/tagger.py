@@ -81,8 +81,9 @@ class TechniqueTagger:
             head = self.head23.config
             doc.model["tagger"].update({
                 "head": head.get("name"),
-                # Default: one threshold per technique (config.json), on the paragraph score.
-                "threshold": self.threshold if self.threshold is not None else "per technique",
+                # None: the head's own threshold per technique (its config.json), on the
+                # paragraph score; a number: --threshold, the same for every technique.
+                "threshold": self.threshold,
                 "dev_scores": head.get("dev_scores", {}),
             })
         return doc
