@@ -505,7 +505,11 @@ def _jsonl_document(line: str, path: Path, n: int) -> Document:
 # --------------------------------------------------------------------------- any of them
 
 def annotation_format(path: Path) -> str:
-    """'brat', 'labelstudio', 'jsonl' or 'ptc', by what the path holds."""
+    """'brat', 'labelstudio', 'jsonl' or 'ptc', by what the path holds.
+
+    A file is known by its suffix (.ann, .json, .jsonl); any other file is taken for PTC
+    label lines, whose files have any name (`pred`, `/dev/stdin`): their reader then says
+    what is wrong with it, line by line."""
     path = Path(path)
     if path.is_dir():
         if any(path.glob("*.ann")):
@@ -513,8 +517,6 @@ def annotation_format(path: Path) -> str:
         if any(path.glob("*.labels")):
             return "ptc"
         raise InputError(f"{path}: a folder with neither brat .ann files nor PTC .labels files")
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
     if suffix == ".ann":
         return "brat"
@@ -522,10 +524,7 @@ def annotation_format(path: Path) -> str:
         return "labelstudio"
     if suffix == ".jsonl":
         return "jsonl"
-    if suffix in (".labels", ".txt", ".tsv"):
-        return "ptc"
-    raise InputError(f"{path}: cannot tell its format; give a brat folder or .ann file, a Label Studio "
-                     "export (.json), redline JSONL (.jsonl) or PTC labels (.labels)")
+    return "ptc"
 
 
 def read_documents(path: Path, on_error: OnError = None) -> Iterator[Document]:
@@ -533,6 +532,7 @@ def read_documents(path: Path, on_error: OnError = None) -> Iterator[Document]:
 
     A document that cannot be read raises InputError; with `on_error`, the error goes to
     it instead and the reading goes on with the next document."""
+    path = Path(path)
     fmt = annotation_format(path)
     if fmt == "brat":
         return read_brat(path, on_error)
@@ -540,8 +540,10 @@ def read_documents(path: Path, on_error: OnError = None) -> Iterator[Document]:
         return read_labelstudio(path, on_error)
     if fmt == "jsonl":
         return read_jsonl(path, on_error)
-    raise InputError(f"{path}: PTC label files hold offsets without the texts; `redline import` needs "
-                     "brat, Label Studio or redline JSONL")
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    raise InputError(f"{path}: not a brat folder or .ann file, a Label Studio export (.json) or redline JSONL "
+                     "(.jsonl); PTC label files, the other format redline reads, hold no article texts to import")
 
 
 def read_labels_any(path: Path, techniques=None):
