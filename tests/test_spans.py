@@ -28,6 +28,15 @@ PINNED = {
     "a shameless land grab dressed up as progress",
     "Now they want us to trust them again?", "Save our harbour! Save our town!",
 }
+# With `--precision int8` (dev SI about 0.015 lower, see the model card) the model flags
+# fewer of them: 10 of 35, pinned separately so that a CPU where int8 is the default
+# still guards what that mode catches.
+PINNED_INT8 = {
+    "a psychopathic platform", "The Iranian propaganda machine", "a catastrophe was in the making",
+    "a backbreaking blow", "will blow to pieces every effort", "an actual catastrophe", "lip service",
+    "crushed under the boots of the Levant revolutionaries", "the corrupt clique at City Hall",
+    "Save our harbour! Save our town!",
+}
 
 
 def _texts() -> dict[str, str]:
@@ -66,7 +75,8 @@ def test_the_pinned_reader_phrases_are_flagged_at_the_default_threshold(real):
     spans = {name: model.predict_spans(text, out=out) for name, (text, out) in outputs.items()}
     caught = {p["phrase"] for p in PHRASES["phrases"]
               if flagged(spans[p["article"]], outputs[p["article"]][0], p["phrase"], p["techniques"])}
-    assert PINNED <= caught, f"no longer flagged: {sorted(PINNED - caught)}"
+    pinned = PINNED_INT8 if model.precision == "int8" else PINNED
+    assert pinned <= caught, f"no longer flagged ({model.precision}): {sorted(pinned - caught)}"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
