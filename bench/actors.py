@@ -43,6 +43,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from redline.training.entity_match import (
+    PRONOUNS, entity_pattern as _entity_pattern, head_span, match_gold_entity, name_form as _name_form)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("REDLINE_SHARED", REPO.parent / "shared"))
 GUM = SHARED / "data" / "gum-news" / "derived"
@@ -52,19 +55,6 @@ GOLD_ACTOR_TYPES = ("person", "organization", "place")
 # hold topics, nature and technology: "climate change", "the Amazon", "renewable energy").
 PEOPLE_AND_ORGANISATIONS = ("GOVERNMENTS_POLITICIANS_POLIT.ORGS", "ENV.ORGS_ACTIVISTS",
                             "SCIENCE_EXPERTS_SCI.REPORTS", "MEDIA_JOURNALISTS")
-PRONOUNS = {
-    "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "you", "your", "yours",
-    "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them",
-    "their", "theirs", "themselves", "who", "whom", "whose", "which", "that", "this", "these", "those",
-}
-# Words after which an English noun phrase's post-modifier starts: its head is before them.
-POSTMODIFIER_STARTS = {
-    "of", "to", "in", "on", "at", "for", "from", "with", "by", "about", "who", "whom", "whose", "which", "that",
-    "linking", "waging", "touting", "behind", "across", "throughout", "during", "against", "over", "under",
-}
-
-_WORD = re.compile(r"[\w][\w.'’&-]*")
-
 
 # --------------------------------------------------------------------------- which code runs
 
@@ -149,29 +139,6 @@ def run_actors(actors_module, doc, repeat: int = 1) -> float:
 
 # --------------------------------------------------------------------------- heads
 
-def head_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Character span of a noun phrase's head word: the last word before a post-modifier.
-
-    "visas to enter the United States" -> "visas"; "Greta Thunberg, a 16-year-old activist"
-    -> "Thunberg"; "President Donald Trump's" -> "Trump". A heuristic without a parse,
-    the same for gold and predicted mentions.
-    """
-    words = [(m.start() + start, m.end() + start) for m in _WORD.finditer(text[start:end])]
-    if not words:
-        return start, end
-    kept = [words[0]]
-    for ws, we in words[1:]:
-        if text[ws:we].lower() in POSTMODIFIER_STARTS or "," in text[kept[-1][1]:ws] or "(" in text[kept[-1][1]:ws]:
-            break
-        kept.append((ws, we))
-    hs, he = kept[-1]
-    word = text[hs:he]
-    for suffix in ("'s", "’s", "'", "’", "."):
-        if word.endswith(suffix) and len(word) > len(suffix):
-            he -= len(suffix)
-            break
-    return hs, he
-
 
 # --------------------------------------------------------------------------- GUM
 
@@ -252,60 +219,6 @@ def bench_gum(actors_module, parser: Parser) -> dict:
 
 
 # --------------------------------------------------------------------------- narrative frames
-
-def _entity_pattern(entity: str) -> re.Pattern:
-    core = re.escape(entity.strip())
-    return re.compile(r"(?<![\w])" + core + r"(?![\w])", re.I)
-
-
-def _name_form(text: str) -> str:
-    text = text.replace("’", "'").strip()
-    text = re.sub(r"'s?$", "", text)
-    text = re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.I)
-    return " ".join(text.lower().split())
-
-
-def match_gold_entity(doc, entity: str) -> str | None:
-    """The id of the actor in `doc` that a gold entity string names, or None.
-
-    "Found" means either
-      * an actor's name equals the entity string, ignoring case, a leading "the"/"a" and
-        a possessive "'s" ("the EPA" ~ actor "EPA"), or
-      * the entity string occurs in the text (whole words, any case) and an actor mention
-        overlapping that occurrence contains the entity's head word (`head_span`: the last
-        word before a post-modifier), so "President Donald Trump's" is found by the mention
-        "Donald Trump", but "the Paris accord to reduce emissions" is not found by "Paris".
-    Among several candidates the actor with the most such occurrences wins, then the one
-    whose mention overlaps most. Pronoun entities ("they", "his") are never found: the
-    annotation does not say which occurrence is meant.
-    """
-    wanted = _name_form(entity)
-    if not wanted or wanted in PRONOUNS:
-        return None
-    for actor in doc.actors:
-        if _name_form(actor.name) == wanted:
-            return actor.id
-    mentions = sorted((m.start, m.end, a.id) for a in doc.actors for m in a.mentions)
-    votes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for occurrence in _entity_pattern(entity).finditer(doc.text):
-        os_, oe = occurrence.span()
-        hs, he = head_span(doc.text, os_, oe)
-        best = None
-        for ms, me, aid in mentions:
-            if ms >= oe:
-                break
-            if me <= os_ or not (ms <= hs and he <= me):
-                continue
-            overlap = min(me, oe) - max(ms, os_)
-            if best is None or overlap > best[0]:
-                best = (overlap, aid)
-        if best:
-            votes[best[1]][0] += 1
-            votes[best[1]][1] = max(votes[best[1]][1], best[0])
-    if not votes:
-        return None
-    return max(votes, key=lambda aid: tuple(votes[aid]))
-
 
 def read_frames() -> tuple[dict[str, str], list[dict]]:
     csv.field_size_limit(1 << 30)

@@ -162,6 +162,10 @@ DESCRIPTION_MODIFIERS = {"federal", "central", "national", "current", "state", "
 DESCRIPTION_REACH = 2500  # characters: how far back "the agency" may look
 _DET_KEEP = {"the"}
 _MONTH_SURNAMES = {"May", "June", "April", "August", "January"}
+# Named people and places are the rules' to keep or drop; the non-human cast never re-adds
+# one ("in Washington" is a place, not a thing). Organisations may come back: spaCy calls
+# "the Green New Deal" an ORG, which the rules drop as a topic and a story may still cast.
+RULE_ENTITIES = {"PERSON", "GPE", "LOC", "FAC"}
 _NAME_ENTITIES = {"GPE", "LOC", "FAC", "NORP", "PERSON", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT"}
 _ORG_FORMS = {k.lower() for k in gz.ORGS}
 # Words that end an organisation's or a place's name, never a person's ("Justice Department").
@@ -203,7 +207,7 @@ class Cand:
     ts: int  # token span [ts, te)
     te: int
     # person | org | country | group | norp | regime_person | regime_country | anaphor | gpe |
-    # administration | description
+    # administration | description | thing (the non-human cast, redline.components.cast)
     kind: str
     key: str  # provisional key (person name, org name, country, group key, ...)
     prio: int
@@ -342,8 +346,20 @@ def _is_topic(text: str) -> bool:
     if low.startswith("#") or " " not in low and re.search(r"(?:ism|phobia|gate)$", low):
         return True  # "#IStandWithAhmed", "Islamophobia", "Pizzagate"
     words = low.split()
-    return len(words) >= 2 and (words[-1] in gz.POLICY_HEADS or " ".join(words[-2:]) in gz.TOPICS) or \
-        any(w in gz.TOPICS for w in words if w in ("brexit", "obamacare", "covid-19", "coronavirus"))
+    return len(words) >= 2 and words[-1] in gz.POLICY_HEADS or low in gz.TOPICS or \
+        len(words) >= 2 and " ".join(words[-2:]) in gz.TOPICS or \
+        any(w in gz.TOPICS for w in words if w in ("brexit", "obamacare", "covid-19", "coronavirus")) or _names_a_topic(low)
+
+
+def _names_a_topic(low: str) -> bool:
+    """A subject of debate rather than a party to it ("Brexit", "the Brexit deal", "Islam",
+    "#MeToo"): never an actor, not even of the non-human cast, which may keep the laws,
+    programmes and phenomena a story casts (`gazetteer.CASTABLE_TOPICS`)."""
+    words = low.split()
+    topics = gz.TOPICS - gz.CASTABLE_TOPICS
+    return low in topics or len(words) >= 2 and " ".join(words[-2:]) in topics or "brexit" in words or \
+        bool(re.match(r"^(?:pro|anti|post|pre|non)[\-‑]", low)) or low.startswith("#") or \
+        " " not in low and bool(re.search(r"(?:ism|phobia|gate)$", low))
 
 
 # Gazetteer surface forms: acronyms and dotted forms match as written, the rest in any case.
@@ -1202,6 +1218,10 @@ def _actor_name(doc: Document, k: str, cs: list[Cand], regime_people: set[str]) 
             return canonical, "ORG"
         long_forms = [f for f in forms if not _ACRONYM.match(f.replace(" ", ""))] or list(forms)
         return max(long_forms, key=lambda f: (forms[f], len(f))), "ORG"
+    if kind == "thing":  # the non-human cast: the most frequent written form names it
+        forms = Counter(c.name for c in cs)
+        name = max(forms, key=lambda f: (forms[f], f.lower() == cs[0].key, len(f)))
+        return name, "LAW" if any(c.label == "LAW" for c in cs) else "THING"
     if kind in ("group", "norp"):
         forms = Counter(c.name for c in cs if c.name)
         name = forms.most_common(1)[0][0] if forms else k.split(":", 1)[1]
@@ -1264,7 +1284,13 @@ def _resolve_pronouns(sp, toks: list, chosen: list[Cand], token_actor: dict[int,
     return pronoun_actor
 
 
-def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
+def build_actors(doc: Document, cast_model=None) -> tuple[list[Actor], ActorIndex]:
+    """The actors of `doc` and the index the other components read.
+
+    `cast_model` (a `redline.components.cast.CastModel`) adds the story's non-human cast
+    (policies, phenomena, nature: "climate change", "the Green New Deal") after the people,
+    organisations, places and groups; None leaves it out (its training needs that).
+    """
     sp = parse(doc)
     b = _Builder(sp)
     chosen = _select(b.candidates())
@@ -1289,6 +1315,8 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
     _join_bare_groups(groups)
     _drop_places(sp, groups)
     _drop_headline_guesses(b, groups)
+    if cast_model is not None:
+        _add_cast(b, cast_model, groups, chosen)
 
     actors: list[Actor] = []
     used_ids: set[str] = set()
@@ -1316,11 +1344,40 @@ def build_actors(doc: Document) -> tuple[list[Actor], ActorIndex]:
     return actors, ActorIndex(token_actor, mention_actor, pronoun_actor)
 
 
+def _add_cast(b: _Builder, cast_model, groups: dict[str, list[Cand]], chosen: list[Cand]) -> None:
+    """Adds the phrases the cast model keeps, one group per phrase key ("thing:climate change").
+
+    Not in credits or bylines, not a topic ("Brexit"), not a named person or place, and not
+    a description of a person or organisation ("the Vermont senator", "the agency"): those
+    are the rules' to keep or drop."""
+    sp = b.sp
+    credits, bylines = b._non_actor_ranges()
+    # Every candidate the rules saw, kept or dropped ("in Washington" is a place, not a thing),
+    # except the laws, programmes and phenomena they dropped as topics, which a story may cast.
+    castable = lambda c: _is_topic(b.text[c.start:c.end]) and not _names_a_topic(  # noqa: E731
+        _strip_the(_clean(b.text[c.start:c.end])).lower())
+    taken = [(c.start, c.end) for c in chosen if not castable(c)] + \
+        [(c.start, c.end) for cs in groups.values() for c in cs]
+    cast = cast_model.cast(sp, taken + credits + bylines)
+    # spaCy may call one of several "Green New Deal"s a PERSON: a key is a named person or
+    # place only when every one of its phrases is.
+    not_named = {chunk.key for chunk, _ in cast if sp[chunk.head].ent_type_ not in RULE_ENTITIES}
+    for chunk, score in cast:
+        head = sp[chunk.head]
+        if head.lemma_.lower() in DESCRIPTION_NOUNS or _names_a_topic(chunk.key) or chunk.key not in not_named:
+            continue
+        law = sp[chunk.head].ent_type_ == "LAW"
+        groups["thing:" + chunk.key].append(Cand(
+            chunk.start, chunk.end, chunk.ts, chunk.te, "thing", chunk.key, prio=9, label="LAW" if law else "THING",
+            name=chunk.name, extra={"cast_score": score}))
+
+
 def actor_index(doc: Document) -> ActorIndex:
     """The token -> actor index of the actors component (rebuilt if it is missing)."""
     cache = cache_for(doc)
     if "actor_index" not in cache:
-        actors, index = build_actors(doc)
+        from redline.components.cast import load_cast_model
+        actors, index = build_actors(doc, load_cast_model())
         if not doc.actors:
             doc.actors = actors
         cache["actor_index"] = index
@@ -1334,8 +1391,12 @@ class ActorFinder:
     name = "actors"
     uses_parse = True  # the pipeline starts the spaCy parse early (nlp.start_parse)
 
+    def __init__(self, cast: bool = True):
+        from redline.components.cast import load_cast_model
+        self.cast_model = load_cast_model() if cast else None
+
     def __call__(self, doc: Document) -> Document:
-        actors, index = build_actors(doc)
+        actors, index = build_actors(doc, self.cast_model)
         doc.actors = actors
         cache_for(doc)["actor_index"] = index
         doc.model["actors"] = {"name": "redline-actors", "spacy": nlp_name()}

@@ -232,6 +232,16 @@ POLICY_HEADS = {"act", "bill", "treaty", "agreement", "accord", "accords", "deal
                 "protocol", "amendment", "doctrine", "directive", "regulation", "regulations", "reform",
                 "reforms", "budget", "pact", "summit", "election", "elections", "crisis", "era"}
 
+# Topics a story can still cast as a hero, villain or victim ("climate change threatens ...",
+# "the Green New Deal would wreck ..."): laws, programmes and phenomena. The non-human cast
+# (redline.components.cast) may make them actors of type THING or LAW; the other topics
+# (Brexit, religions, movements, hashtags) are subjects of debate and never actors.
+CASTABLE_TOPICS = {
+    "act", "bill", "cap-and-trade", "clean power plan", "the clean power plan", "climate change", "global warming",
+    "green new deal", "new deal", "medicaid", "medicare", "obamacare", "trumpcare", "paris accord",
+    "paris agreement", "paris climate accord", "paris climate agreement", "coronavirus", "covid", "covid-19",
+}
+
 # News and photo agencies: actors when they report ("Reuters reported"), never in a credit
 # ("Photo: AFP/Getty Images", "(Reuters) -", a line "REUTERS").
 CREDIT_AGENCIES = {"reuters", "afp", "ap", "getty", "getty images", "pa", "epa", "shutterstock", "alamy",
