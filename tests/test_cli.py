@@ -208,6 +208,16 @@ def _start(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _wait_for_reader(fifo, timeout=60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody has it open for reading yet
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.05)
+
+
 def _wait_for(predicate, timeout=60.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -224,10 +234,16 @@ def test_interrupted_batch_keeps_every_finished_document(tmp_path, fmt, sig):
     if fmt in ("jsonl", "ptc"):  # streamed: the finished documents are in the file already
         _wait_for(lambda: out.exists() and {l.split("\t")[0] if fmt == "ptc" else json.loads(l)["id"]
                                             for l in out.read_text().splitlines()} == {"1", "2", "3"})
+        writer = None
     else:
-        time.sleep(4)  # startup plus three lexicon analyses; then it waits at the pipe for 10 s
+        # Whole-file formats show nothing until the end: wait until the batch reaches the pipe
+        # (a non-blocking open for writing succeeds once a reader has it open), and hold the
+        # write end open so that it stays blocked there, reading.
+        writer = _wait_for_reader(inputs[-1])
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
+    if writer is not None:
+        os.close(writer)
     assert proc.returncode == 128 + sig, err
     assert b"interrupted by " + signal.Signals(sig).name.encode() in err and b"3 documents written" in err
     text = out.read_text()
