@@ -31,8 +31,10 @@ from redline.doc import Document, Role
 from redline.errors import InputError
 from redline.io.inputs import tsv_rows
 from redline.models import load_once
-from redline.models.portrayal import MAX_MENTIONS, PortrayalModel, mention_windows, quote_mask, spread
 from redline.registry import register
+
+# redline.models.portrayal (and with it torch, ~2 s) is imported where it is used, so that a
+# pipeline without roles (`--components lexicon`) starts without torch.
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "roles"
 
@@ -76,13 +78,17 @@ def syntax_cues(sp, start: int, end: int) -> list[float]:
 
 # ----------------------------------------------------------------------------- model
 
-def load_role_model(folder: Path | str | None = None) -> PortrayalModel:
+def load_role_model(folder: Path | str | None = None) -> "PortrayalModel":  # noqa: F821
+    from redline.models.portrayal import PortrayalModel
+
     return load_once(PortrayalModel, folder, "REDLINE_ROLES_MODEL", DEFAULT_MODEL_DIR)
 
 
 def actor_windows(states, out, sp, quotes, occurrences: list[tuple[int, int]]):
     """The network's input for one actor (or one SemEval mention with its occurrences):
     `states` per word piece of the article pass (`PortrayalModel.project(out)`)."""
+    from redline.models.portrayal import mention_windows
+
     cues = [syntax_cues(sp, s, e) for s, e in occurrences]
     return mention_windows(states, out, occurrences, quotes, cues)
 
@@ -136,6 +142,8 @@ class RoleLabeler:
         check_head(self.model.config, "roles", "redline train-roles")
 
     def __call__(self, doc: Document) -> Document:
+        from redline.models.portrayal import quote_mask, spread
+
         if doc.actors:
             out, sp, quotes = technique_output(doc), parse(doc), quote_mask(doc.text)
             states = self.model.project(out)
@@ -201,6 +209,7 @@ def frame_mentions(mentions_tsv: Path | str, docs_dir: Path | str, model_dir: Pa
     six, the nearest first), as in training; the task has no "unclear", so the best guess
     is always written."""
     from redline.components.nlp import get_encoder
+    from redline.models.portrayal import MAX_MENTIONS, quote_mask
 
     rows = read_mentions(mentions_tsv)
     model = load_role_model(model_dir)
