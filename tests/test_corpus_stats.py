@@ -253,3 +253,26 @@ def test_cli_on_real_articles(tmp_path):
                           ((tmp_path / "none.duckdb",), "no such store"), ((tsv,), "DuckDB store")):
         bad = run("corpus", "stats", *args)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_surname_only_person_joins_the_one_full_name(tmp_path):
+    """An article that says only "Trump" counts for Donald Trump across the store; "May"
+    stays apart where both Theresa May and Brian May are in it; a read-only connection
+    can make the view."""
+    import duckdb
+
+    from redline.corpus.stats import canonical_actors
+
+    path = tmp_path / "a.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE actors(doc_id VARCHAR, actor_id VARCHAR, name VARCHAR, type VARCHAR, actor_key VARCHAR)")
+    con.execute("""INSERT INTO actors VALUES ('1', 'a', 'Donald Trump', 'PERSON', 'donald-trump|PERSON'),
+        ('2', 'b', 'Trump', 'PERSON', 'trump|PERSON'), ('3', 'c', 'May', 'PERSON', 'may|PERSON'),
+        ('3', 'd', 'Theresa May', 'PERSON', 'theresa-may|PERSON'), ('4', 'e', 'Brian May', 'PERSON', 'brian-may|PERSON'),
+        ('5', 'f', 'Trump', 'ORG', 'trump|ORG')""")
+    con.close()
+    ro = duckdb.connect(str(path), read_only=True)
+    view = canonical_actors(ro)
+    keys = dict(ro.execute(f"SELECT doc_id || actor_id, actor_key FROM {view}").fetchall())
+    assert keys == {"1a": "donald-trump|PERSON", "2b": "donald-trump|PERSON", "3c": "may|PERSON",
+                    "3d": "theresa-may|PERSON", "4e": "brian-may|PERSON", "5f": "trump|ORG"}

@@ -140,12 +140,13 @@ def _top_actor_keys(con, filters: Filters) -> tuple[list[str], list[str], dict[s
     """The heatmap's actors (most articles naming them) and the most-attacked ones (most
     spans aimed at them, 3x the bars shown, so that a source filter still fills the chart),
     with each key's most common name."""
-    from redline.corpus.stats import docs_where, technique_where
+    from redline.corpus.stats import canonical_actors, docs_where, technique_where
 
+    canonical_actors(con)
     params: list = []
     docs = f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, params)}"
     named = [r[0] for r in con.execute(
-        f"""SELECT a.actor_key FROM actors a WHERE a.doc_id IN ({docs}) AND a.actor_key IS NOT NULL
+        f"""SELECT a.actor_key FROM actors_canonical a WHERE a.doc_id IN ({docs}) AND a.actor_key IS NOT NULL
             GROUP BY a.actor_key ORDER BY count(DISTINCT a.doc_id) DESC, a.actor_key LIMIT {HEATMAP_ACTORS}""",
         params).fetchall()]
     p2: list = []
@@ -153,13 +154,13 @@ def _top_actor_keys(con, filters: Filters) -> tuple[list[str], list[str], dict[s
     tech_where = technique_where(filters, p2)
     attacked = [r[0] for r in con.execute(
         f"""SELECT a.actor_key FROM targets t
-            JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+            JOIN actors_canonical a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
             JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
             WHERE t.doc_id IN ({docs2}) AND a.actor_key IS NOT NULL AND {tech_where}
             GROUP BY a.actor_key ORDER BY count(*) DESC, a.actor_key LIMIT {ATTACKED_ACTORS * 3}""",
         p2).fetchall()]
     keys = sorted(set(named) | set(attacked))
-    names = dict(con.execute("SELECT actor_key, mode(name) FROM actors WHERE actor_key IN (SELECT unnest(?)) "
+    names = dict(con.execute("SELECT actor_key, mode(name) FROM actors_canonical WHERE actor_key IN (SELECT unnest(?)) "
                              "GROUP BY actor_key", [keys]).fetchall()) if keys else {}
     return named, attacked, names
 
@@ -190,7 +191,7 @@ def _article_rows(con, filters: Filters, href: Callable[[str], str], named: list
         in_docs = f"SELECT d.doc_id FROM documents d WHERE {docs_where(filters, p3)}"
         for doc_id, key, role in con.execute(
                 f"""SELECT a.doc_id, a.actor_key, arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions)
-                    FROM actors a WHERE a.doc_id IN ({in_docs}) AND a.actor_key IN (SELECT unnest(?))
+                    FROM actors_canonical a WHERE a.doc_id IN ({in_docs}) AND a.actor_key IN (SELECT unnest(?))
                     GROUP BY ALL""", p3 + [named]).fetchall():
             roles.setdefault(doc_id, {})[key] = role if role in ROLES else "unclear"
     aimed: dict[str, dict[str, dict[str, int]]] = {}
@@ -200,7 +201,7 @@ def _article_rows(con, filters: Filters, href: Callable[[str], str], named: list
         tech_where = technique_where(filters, p4)
         for doc_id, key, technique, n in con.execute(
                 f"""SELECT t.doc_id, a.actor_key, s.technique, count(DISTINCT t.span_id) FROM targets t
-                    JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+                    JOIN actors_canonical a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
                     JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
                     WHERE t.doc_id IN ({in_docs}) AND {tech_where} AND a.actor_key IN (SELECT unnest(?))
                     GROUP BY ALL""", p4 + [attacked]).fetchall():

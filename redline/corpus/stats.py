@@ -281,8 +281,9 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
                      techniques, tech_counts, families, family_counts, claims, author_claims)
 
     # Actors: one row per article and actor key; the role of its most-mentioned actor there.
+    canonical_actors(con)
     names = con.execute(
-        f"""{docs_cte} SELECT a.actor_key, mode(a.name), mode(a.type) FROM actors a JOIN docs USING (doc_id)
+        f"""{docs_cte} SELECT a.actor_key, mode(a.name), mode(a.type) FROM actors_canonical a JOIN docs USING (doc_id)
             WHERE a.actor_key IS NOT NULL GROUP BY a.actor_key ORDER BY a.actor_key""", where_params).fetchall()
     arts.actor_names = {k: nm for k, nm, _ in names}
     arts.actor_types = {k: tp for k, _, tp in names}
@@ -290,12 +291,12 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
     role_case = " ".join(f"WHEN '{r}' THEN {j}" for j, r in enumerate(ROLES))
     act = fetch(
         f"""{docs_cte}, keys AS (SELECT actor_key, CAST(row_number() OVER (ORDER BY actor_key) - 1 AS INTEGER) AS c
-                                 FROM (SELECT DISTINCT a.actor_key FROM actors a JOIN docs USING (doc_id)
+                                 FROM (SELECT DISTINCT a.actor_key FROM actors_canonical a JOIN docs USING (doc_id)
                                        WHERE a.actor_key IS NOT NULL))
             SELECT docs.i, keys.c,
                    CASE arg_max(coalesce(a.role_main, 'unclear'), a.n_mentions) {role_case} ELSE {ROLES.index('unclear')}
                    END AS role
-            FROM actors a JOIN docs USING (doc_id) JOIN keys USING (actor_key) GROUP BY docs.i, keys.c""",
+            FROM actors_canonical a JOIN docs USING (doc_id) JOIN keys USING (actor_key) GROUP BY docs.i, keys.c""",
         where_params)
     arts.actor_rows, arts.actor_cols, arts.actor_roles = act["i"], act["c"], act["role"]
 
@@ -304,16 +305,34 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
     tech_where = technique_where(filters, p)
     tg = fetch(
         f"""{docs_cte}, keys AS (SELECT actor_key, CAST(row_number() OVER (ORDER BY actor_key) - 1 AS INTEGER) AS c
-                                 FROM (SELECT DISTINCT a.actor_key FROM actors a JOIN docs USING (doc_id)
+                                 FROM (SELECT DISTINCT a.actor_key FROM actors_canonical a JOIN docs USING (doc_id)
                                        WHERE a.actor_key IS NOT NULL))
             SELECT docs.i, keys.c, CAST(count(DISTINCT t.span_id) AS DOUBLE) AS n
             FROM targets t JOIN docs USING (doc_id)
-            JOIN actors a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
+            JOIN actors_canonical a ON a.doc_id = t.doc_id AND a.actor_id = t.actor_id
             JOIN keys USING (actor_key)
             JOIN spans s ON s.doc_id = t.doc_id AND s.span_id = t.span_id
             WHERE {tech_where} GROUP BY docs.i, keys.c""", p)
     arts.target_rows, arts.target_cols, arts.target_spans = tg["i"], tg["c"], tg["n"]
     return arts
+
+
+def canonical_actors(con) -> str:
+    """Creates (on this connection only) the temporary view `actors_canonical`: the actors
+    table with a surname-only person key joined to the one full name that ends with it in
+    the whole store ("trump|PERSON" -> "donald-trump|PERSON"), so that an article that only
+    says "Trump" counts for Donald Trump. Where two full names share the surname ("Theresa
+    May", "Brian May") the short key stays apart: nothing says which is meant. A temporary
+    view works on a read-only connection too. Returns the view's name."""
+    con.execute("""CREATE OR REPLACE TEMP VIEW actors_canonical AS
+        WITH persons AS (SELECT DISTINCT actor_key, split_part(actor_key, '|', 1) AS nm FROM actors
+                         WHERE type = 'PERSON' AND actor_key IS NOT NULL),
+             short AS (SELECT actor_key, nm FROM persons WHERE position('-' IN nm) = 0),
+             fulls AS (SELECT s.actor_key AS short_key, min(p.actor_key) AS full_key, count(*) AS n
+                       FROM short s JOIN persons p ON p.nm LIKE '%-' || s.nm GROUP BY s.actor_key)
+        SELECT a.* REPLACE (coalesce(f.full_key, a.actor_key) AS actor_key) FROM actors a
+        LEFT JOIN (SELECT short_key, full_key FROM fulls WHERE n = 1) f ON a.actor_key = f.short_key""")
+    return "actors_canonical"
 
 
 # --- the bootstrap --------------------------------------------------------------------------

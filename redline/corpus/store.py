@@ -20,7 +20,9 @@ app read them; columns may be added, never renamed):
 name, lower-cased, accents and a leading "the" removed, runs of other characters made
 one "-", then "|" and its type: "The Kremlin" [ORG] -> ``kremlin|ORG``. The actors step
 already names capitals and seats of power as their country's government ("Tehran" is an
-actor named "Iran"), so those merge too.
+actor named "Iran"), so those merge too. Stats and the dashboard read actors through
+`redline.corpus.stats.canonical_actors`, which also joins a surname-only person key to the
+one full name in the store that ends with it ("trump|PERSON" -> "donald-trump|PERSON").
 
 One process writes (DuckDB allows one writer per file); readers open the file with
 ``duckdb.connect(path, read_only=True)`` or ``Store(path, read_only=True)``. Every
