@@ -156,3 +156,31 @@ def test_train_roles_tiny_slice(tmp_path):
     assert model.net.fine.out_features == len(ALL_FINE) and model.net.main.out_features == 3
     assert {"weights.safetensors", "config.json"} <= {p.name for p in out.iterdir()}
     assert (tmp_path / "cache" / "folds" / "1" / "config.json").exists()  # fold models for bench/roles.py
+
+
+def test_ensemble_averages_members_and_round_trips(tmp_path):
+    """`--members N`: N networks whose logits are averaged, saved in one file and loaded back."""
+    import torch
+
+    from redline.models.portrayal import PortrayalEnsemble, PortrayalModel, PortrayalNet
+
+    torch.manual_seed(0)
+    nets = [PortrayalNet(8, pca_dim=4, d=16, n_cues=12).eval() for _ in range(2)]
+    ens = PortrayalEnsemble(nets).eval()
+    G, M, W = 2, 3, 5
+    inputs = (torch.randn(G, M, W, 4), torch.rand(G, M, W, 15), torch.zeros(G, M, W, 3),
+              torch.full((G, M), W), torch.rand(G, M, 12), torch.tensor([[True, True, False], [True, False, False]]))
+    inputs[2][..., 0] = 1.0
+    with torch.inference_mode():
+        got = ens(*inputs, projected=True)
+        want = [torch.stack(parts).mean(0) for parts in zip(*(n(*inputs, projected=True) for n in nets))]
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w)
+    config = {"width": 8, "pca_dim": 4, "d": 16, "n_cues": 12, "members": 2, "layers": [5, 3]}
+    PortrayalModel.from_net(ens, config).save(tmp_path)
+    loaded = PortrayalModel(tmp_path)
+    assert isinstance(loaded.net, PortrayalEnsemble) and len(loaded.net.members) == 2
+    with torch.inference_mode():
+        again = loaded.net(*inputs, projected=True)
+    for g, a in zip(got, again):
+        assert torch.allclose(g, a, atol=0.05)  # fp16 on disk

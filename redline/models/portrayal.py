@@ -183,6 +183,22 @@ class PortrayalNet(nn.Module):
         return self.main(g), self.fine(g), self.sentiment(g)
 
 
+class PortrayalEnsemble(nn.Module):
+    """Networks trained alike from different seeds; their logits are averaged. They share
+    the fixed PCA, so the projection is done once."""
+
+    def __init__(self, nets: list[PortrayalNet]):
+        super().__init__()
+        self.members = nn.ModuleList(nets)
+
+    def project(self, states: torch.Tensor) -> torch.Tensor:
+        return self.members[0].project(states)
+
+    def forward(self, *inputs, projected: bool = False):
+        outs = [net(*inputs, projected=projected) for net in self.members]
+        return tuple(torch.stack(parts).mean(0) for parts in zip(*outs))
+
+
 def stack_groups(groups: list[list[Window]]):
     """Pad a batch of actors' windows into [G, M, ...] tensors."""
     M = max(1, max(len(g) for g in groups))
@@ -227,8 +243,9 @@ class PortrayalModel:
             raise ModelError(f"no portrayal model in {folder}: run `redline train-roles`")
         try:
             self.config = json.loads(cfg_path.read_text(encoding="utf-8"))
-            net = PortrayalNet(int(self.config["width"]), int(self.config["pca_dim"]), int(self.config["d"]),
-                               int(self.config["n_cues"]))
+            nets = [PortrayalNet(int(self.config["width"]), int(self.config["pca_dim"]), int(self.config["d"]),
+                                 int(self.config["n_cues"])) for _ in range(int(self.config.get("members", 1)))]
+            net = nets[0] if len(nets) == 1 else PortrayalEnsemble(nets)
             net.load_state_dict({k: v.float() for k, v in load_file(str(w_path)).items()})
         except (KeyError, ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"unusable portrayal model in {folder}: {exc}; run `redline train-roles`") from exc

@@ -280,6 +280,14 @@ def train_net(items: list[Item], pca: tuple[np.ndarray, np.ndarray], width: int,
     return net.eval()
 
 
+def train_members(items: list[Item], pca, width: int, args, seed: int):
+    """One network, or `args.members` networks from seeds seed, seed + 1000, ... averaged."""
+    from redline.models.portrayal import PortrayalEnsemble
+
+    nets = [train_net(items, pca, width, args, seed + 1000 * j) for j in range(args.members)]
+    return nets[0] if len(nets) == 1 else PortrayalEnsemble(nets).eval()
+
+
 def predict_logits(net, items: list[Item], batch: int = 64):
     import torch
 
@@ -390,7 +398,7 @@ def config_for(args, width: int, layers, extra: dict | None = None) -> dict:
         "encoder": ENCODER_NAME,
         "encoder_fingerprint": get_encoder().fingerprint,
         "layers": list(layers),
-        "width": width, "pca_dim": args.pca_dim, "d": args.d, "n_cues": 12,
+        "width": width, "pca_dim": args.pca_dim, "d": args.d, "n_cues": 12, "members": args.members,
         "window": WINDOW, "max_mentions": MAX_MENTIONS,
         "main_roles": MAIN_ROLES, "fine_roles": ALL_FINE,
         "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -416,7 +424,7 @@ def cross_validate(semeval, narrative, senti_train, senti_test, pca, width, laye
         train = [it for it in semeval if sem_fold[it.article] != k] + \
                 [it for it in narrative if nar_fold[it.article] != k] + senti_train
         log.info("fold %d: %d training items", k, len(train))
-        net = train_net(train, pca, width, args, args.seed + k)
+        net = train_members(train, pca, width, args, args.seed + k)
         sem_idx = [i for i, it in enumerate(semeval) if sem_fold[it.article] == k]
         nar_idx = [i for i, it in enumerate(narrative) if nar_fold[it.article] == k]
         for idx, part, oof in ((sem_idx, semeval, oof_sem), (nar_idx, narrative, oof_nar)):
@@ -488,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--senti-weight", type=float, default=0.5)
     ap.add_argument("--fine-weight", type=float, default=1.0)
     ap.add_argument("--min-coverage", type=float, default=0.7)
+    ap.add_argument("--members", type=int, default=1, help="networks from different seeds, logits averaged")
     ap.add_argument("--cv-only", action="store_true", help="report the folds; do not train the shipped model")
     ap.add_argument("--final-only", action="store_true",
                     help="train the shipped model with the settings of an earlier run's CACHE/cv_report.json")
@@ -531,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     temperature, ratio, chosen = report["temperature"], report["fine_ratio"], report["abstention"]
 
-    net = train_net(semeval + narrative + senti_train, pca, width, args, args.seed)
+    net = train_members(semeval + narrative + senti_train, pca, width, args, args.seed)
     cfg = config_for(args, width, ex.layers, {
         "temperature": temperature, "fine_ratio": ratio, "abstain_below": chosen["abstain_below"],
         "cross_validation": {k: v for k, v in report.items() if k != "abstention_curve"},
