@@ -67,3 +67,23 @@ def live_server(app):
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+CHROMIUM = os.environ.get("REDLINE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (skips, saying why, where it is missing)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as exc:  # a broken install: say why, don't fail the suite
+            pytest.skip(f"Chromium does not start: {exc}")
+        yield b
+        b.close()

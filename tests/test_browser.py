@@ -7,37 +7,19 @@ Needs Playwright's Python package and Chromium at /usr/bin/chromium
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import live_server
 
-CHROMIUM = os.environ.get("REDLINE_CHROMIUM", "/usr/bin/chromium")
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "assad-redline.txt"
 HAND_WRITTEN = ("They are traitors! Everyone knows the so-called experts lie to us.\n"
                 "Either we act now or our nation will be destroyed. Enough is enough!\n"
                 "The brutal regime and its puppets spread fear and terror every day.\n")
 XSS = "\n<script>alert('xss')</script></script><script>alert(2)</script><img src=x onerror=alert(3)>\n"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:  # a broken install: say why, don't fail the suite
-            pytest.skip(f"Chromium does not start: {exc}")
-        yield b
-        b.close()
 
 
 def test_paste_submit_hover_toggle_slide(browser, tmp_path):

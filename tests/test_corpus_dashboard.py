@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 
-from test_browser import ARGS, CHROMIUM
 from test_corpus_ingest import narrative_subset, redline
 
 COMPONENTS = "lexicon,actors,link"
@@ -82,20 +81,6 @@ def test_bad_report_arguments_are_clear(store, tmp_path):
                           ((store, "-o", tmp_path / "d.html", "--since", "soon"), "not a date")):
         proc = redline("corpus", "report", *args, check_rc=2)
         assert message in proc.stderr
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:
-            pytest.skip(f"Chromium does not start: {exc}")
-        yield b
-        b.close()
 
 
 def test_dashboard_in_a_browser(browser, dashboard):

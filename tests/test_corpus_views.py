@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from conftest import REPO, live_server
-from test_browser import ARGS, CHROMIUM
 from test_corpus_ingest import ENV, narrative_subset, redline
 
 from redline.corpus import stats
@@ -146,20 +145,6 @@ def test_reads_while_another_process_writes(base, store):
     page = httpx.get(f"{base}/corpus", timeout=60).text
     data = json.loads(re.search(r'id="dash-data">(.*?)</script>', page, re.S).group(1))
     assert data["n_articles"] == before + 1 and "ingest is writing" not in page
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:
-            pytest.skip(f"Chromium does not start: {exc}")
-        yield b
-        b.close()
 
 
 def test_served_dashboard_and_search_in_a_browser(browser, base, store):
