@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from redline.errors import ModelError
+
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "cast"
 DEPS = ("nsubj", "nsubjpass", "dobj", "pobj", "conj", "attr", "appos", "compound", "ROOT", "dative")
 ENT_TYPES = ("LAW", "EVENT", "ORG", "PRODUCT", "GPE", "LOC", "FAC", "NORP", "PERSON", "WORK_OF_ART")
@@ -134,9 +136,13 @@ class CastModel:
 
     @classmethod
     def load(cls, folder: Path = MODEL_DIR) -> "CastModel":
-        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        w = np.load(folder / "weights.npz")
-        return cls(w["mean"], w["scale"], w["coef"], float(w["bias"]), cfg["threshold"], cfg)
+        try:
+            cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            w = np.load(folder / "weights.npz")
+            return cls(w["mean"], w["scale"], w["coef"], float(w["bias"]), cfg["threshold"], cfg)
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(f"no usable cast model in {folder} ({exc}); reinstall redline or run "
+                             "`python -m redline.training.cast`") from exc
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         z = ((features - self.mean) / self.scale) @ self.coef + self.bias
