@@ -341,14 +341,10 @@ def _is_topic(text: str) -> bool:
     low = _strip_the(_clean(text)).lower()
     if not low:
         return True
-    if low in gz.TOPICS or re.match(r"^(?:pro|anti|post|pre|non)[\-‑]", low) or low.endswith("-era"):
-        return True
-    if low.startswith("#") or " " not in low and re.search(r"(?:ism|phobia|gate)$", low):
-        return True  # "#IStandWithAhmed", "Islamophobia", "Pizzagate"
     words = low.split()
-    return len(words) >= 2 and words[-1] in gz.POLICY_HEADS or low in gz.TOPICS or \
-        len(words) >= 2 and " ".join(words[-2:]) in gz.TOPICS or \
-        any(w in gz.TOPICS for w in words if w in ("brexit", "obamacare", "covid-19", "coronavirus")) or _names_a_topic(low)
+    return _names_a_topic(low) or low in gz.TOPICS or low.endswith("-era") or \
+        len(words) >= 2 and (words[-1] in gz.POLICY_HEADS or " ".join(words[-2:]) in gz.TOPICS) or \
+        any(w in gz.TOPICS for w in words if w in ("obamacare", "covid-19", "coronavirus"))
 
 
 def _names_a_topic(low: str) -> bool:
@@ -356,10 +352,9 @@ def _names_a_topic(low: str) -> bool:
     "#MeToo"): never an actor, not even of the non-human cast, which may keep the laws,
     programmes and phenomena a story casts (`gazetteer.CASTABLE_TOPICS`)."""
     words = low.split()
-    topics = gz.TOPICS - gz.CASTABLE_TOPICS
-    return low in topics or len(words) >= 2 and " ".join(words[-2:]) in topics or "brexit" in words or \
+    return low in gz.DEBATE_TOPICS or " ".join(words[-2:]) in gz.DEBATE_TOPICS or "brexit" in words or \
         bool(re.match(r"^(?:pro|anti|post|pre|non)[\-‑]", low)) or low.startswith("#") or \
-        " " not in low and bool(re.search(r"(?:ism|phobia|gate)$", low))
+        " " not in low and bool(re.search(r"(?:ism|phobia|gate)$", low))  # "#MeToo", "Islamophobia", "Pizzagate"
 
 
 # Gazetteer surface forms: acronyms and dotted forms match as written, the rest in any case.
@@ -394,6 +389,8 @@ class _Builder:
         self.person_tokens: set[int] = set()
         self.toks = list(sp)  # spaCy makes a new Token object on every access: make them once
         self.headline_tokens = self._headline_tokens()
+        self.credits: list[tuple[int, int]] = []  # set by candidates(): photo credits, wire tags
+        self.bylines: list[tuple[int, int]] = []
 
     # ------------------------------------------------------------------ candidates
     def candidates(self) -> list[Cand]:
@@ -415,7 +412,7 @@ class _Builder:
         self.org_tokens = set(self.org_span)
         cands += self._noun_phrases()
         cands += self._entities()
-        credits, bylines = self._non_actor_ranges()
+        credits, bylines = self.credits, self.bylines = self._non_actor_ranges()
         out = []
         for c in cands:
             if any(c.start < e and s < c.end for s, e in credits):
@@ -1351,14 +1348,13 @@ def _add_cast(b: _Builder, cast_model, groups: dict[str, list[Cand]], chosen: li
     a description of a person or organisation ("the Vermont senator", "the agency"): those
     are the rules' to keep or drop."""
     sp = b.sp
-    credits, bylines = b._non_actor_ranges()
     # Every candidate the rules saw, kept or dropped ("in Washington" is a place, not a thing),
     # except the laws, programmes and phenomena they dropped as topics, which a story may cast.
     castable = lambda c: _is_topic(b.text[c.start:c.end]) and not _names_a_topic(  # noqa: E731
         _strip_the(_clean(b.text[c.start:c.end])).lower())
     taken = [(c.start, c.end) for c in chosen if not castable(c)] + \
         [(c.start, c.end) for cs in groups.values() for c in cs]
-    cast = cast_model.cast(sp, taken + credits + bylines)
+    cast = cast_model.cast(sp, taken + b.credits + b.bylines)
     # spaCy may call one of several "Green New Deal"s a PERSON: a key is a named person or
     # place only when every one of its phrases is.
     not_named = {chunk.key for chunk, _ in cast if sp[chunk.head].ent_type_ not in RULE_ENTITIES}

@@ -241,6 +241,7 @@ CASTABLE_TOPICS = {
     "green new deal", "new deal", "medicaid", "medicare", "obamacare", "trumpcare", "paris accord",
     "paris agreement", "paris climate accord", "paris climate agreement", "coronavirus", "covid", "covid-19",
 }
+DEBATE_TOPICS = TOPICS - CASTABLE_TOPICS
 
 # News and photo agencies: actors when they report ("Reuters reported"), never in a credit
 # ("Photo: AFP/Getty Images", "(Reuters) -", a line "REUTERS").
