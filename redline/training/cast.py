@@ -68,8 +68,7 @@ def parses(texts: dict[str, str], cache: Path | None):
 
 
 def examples(texts, entities, parsed):
-    """Per article: chunk features, labels, keys, the gold entities each chunk covers, and
-    which gold rows the actor finder already finds."""
+    """Per article: the features and labels of the phrases the actor finder leaves."""
     from redline.components.actors import build_actors
     from redline.components.cast import candidate_chunks, chunk_features
     from redline.components.nlp import cache_for
@@ -90,13 +89,10 @@ def examples(texts, entities, parsed):
             for m in entity_pattern(ent).finditer(text):
                 hs, he = head_span(text, *m.span())
                 occurrences.append((m.start(), m.end(), hs, he, ent))
-        covers = [{g[4] for g in occurrences if c.start < g[1] and g[0] < c.end and c.start <= g[2] and g[3] <= c.end}
-                  for c in chunks]
-        rows = [e for e in entities.get(aid, []) if entity_pattern(e).search(text)]
-        found_now = [match_gold_entity(doc, e) is not None for e in rows]
+        y = np.array([any(c.start < g[1] and g[0] < c.end and c.start <= g[2] and g[3] <= c.end
+                              for g in occurrences) for c in chunks], dtype=bool)
         x = chunk_features(sp, chunks) if chunks else np.zeros((0, 1), np.float32)
-        out[aid] = {"x": x, "y": np.array([bool(c) for c in covers]), "keys": [c.key for c in chunks],
-                    "covers": covers, "rows": rows, "found_now": found_now}
+        out[aid] = {"x": x, "y": y}
     return out
 
 
@@ -107,11 +103,6 @@ def fit(x: np.ndarray, y: np.ndarray, c: float):
     lr = LogisticRegression(C=c, max_iter=2000)
     lr.fit((x - mean) / scale, y)
     return mean, scale, lr.coef_[0].astype(np.float32), float(lr.intercept_[0])
-
-
-def predict(model, x):
-    mean, scale, coef, bias = model
-    return 1 / (1 + np.exp(-(((x - mean) / scale) @ coef + bias)))
 
 
 def pipeline_curve(texts, entities, parsed, models: dict[str, "object"], thresholds) -> list[dict]:
@@ -132,12 +123,13 @@ def pipeline_curve(texts, entities, parsed, models: dict[str, "object"], thresho
             cache_for(doc)["spacy"] = parsed[aid]
             doc.actors, _ = build_actors(doc, model)
             rows = [e for e in entities.get(aid, []) if entity_pattern(e).search(texts[aid])]
-            hits = {match_gold_entity(doc, e) for e in rows}
-            found += sum(1 for e in rows if match_gold_entity(doc, e) is not None)
+            hits = [match_gold_entity(doc, e) for e in rows]
+            found += sum(1 for h in hits if h is not None)
+            hit_ids = set(hits)
             rows_n += len(rows)
             things = [a.id for a in doc.actors if a.type in ("THING", "LAW")]
             cast_n += len(things)
-            cast_good += sum(1 for a in things if a in hits)
+            cast_good += sum(1 for a in things if a in hit_ids)
         out.append({"threshold": round(float(t), 3), "found": found / rows_n,
                     "cast_precision": cast_good / max(1, cast_n), "cast_per_article": cast_n / len(models)})
     return out
