@@ -185,6 +185,24 @@ def test_organisation_acronyms_and_word_orders_are_one_actor():
                                                                                            "Protection Agency"])
 
 
+def test_a_person_goes_by_the_initials_of_the_full_name():
+    doc = actors_of("The Green New Deal, pushed by Alexandra Ocasio-Cortez, would ban nothing. Critics say AOC "
+                    "is coming after your air miles, and the EU said nothing.")
+    aoc = [a for a in doc.actors if "aoc" in mention_texts(a)]
+    assert len(aoc) == 1 and aoc[0].type == "PERSON" and "alexandra ocasio-cortez" in mention_texts(aoc[0])
+    assert not any("eu" in mention_texts(a) and a.type == "PERSON" for a in doc.actors)
+
+
+def test_places_and_platforms_that_only_describe_are_not_actors():
+    doc = actors_of("The plan, pushed by freshman New York Democrat Alexandra Ocasio-Cortez, needs a space as "
+                    "big as the entire state of California. \"It is beautiful,\" Kimberley Strassel wrote on "
+                    "Twitter. New York sued the government on Monday.")
+    names = by_name(doc)
+    assert "California" not in names and "Twitter" not in names
+    # New York is an actor where it acts ("New York sued"), not where it describes a Democrat
+    assert mention_texts(names["New York"]) == {"new york"} and len(names["New York"].mentions) == 1
+
+
 def test_capitals_and_seats_of_power():
     doc = actors_of("Brussels warned London on Friday. Number 10 and Downing Street said the talks in Brussels "
                     "had failed. Washington and the Kremlin agreed, and Moscow sent a delegation.")

@@ -1063,6 +1063,16 @@ def _join_org_aliases(text: str, chosen: list[Cand], keys: dict[int, str]) -> No
             after = re.match(r"\s*\(([A-Z][A-Za-z.&]{1,7})\)", text[c.end:c.end + 12])
             if after:
                 bracketed[after.group(1).replace(".", "")] = keys[id(c)]
+    # A person goes by the initials of the full name ("AOC", "JFK"), hyphenated parts
+    # counted ("Alexandra Ocasio-Cortez"); three letters at least, so that "DC" or "EU"
+    # never becomes someone.
+    person_initials: dict[str, set[str]] = defaultdict(set)
+    for c in chosen:
+        if c.kind == "person" and keys.get(id(c)):
+            name = keys[id(c)].split(":", 1)[-1]  # "person:alexandra ocasio-cortez"
+            words = [w for w in re.split(r"[\s\-]+", name) if len(w) > 1 and "." not in w]
+            if len(words) >= 2:
+                person_initials["".join(w[0] for w in words).upper()].add(keys[id(c)])
     of_names: dict[str, set[str]] = defaultdict(set)  # "scientology" -> {"church of scientology"}
     for k in org_keys:
         if " of " in k:
@@ -1076,6 +1086,9 @@ def _join_org_aliases(text: str, chosen: list[Cand], keys: dict[int, str]) -> No
             target = bracketed.get(bare)
             if target is None and len(long_names.get(bare, ())) == 1:
                 target = next(iter(long_names[bare]))
+            if target is None and not long_names.get(bare) and len(bare) >= 3 and \
+                    len(person_initials.get(bare, ())) == 1:
+                target = next(iter(person_initials[bare]))
         if target is None and len(of_names.get(key, ())) == 1:
             target = next(iter(of_names[key]))
         if target and target != key:
@@ -1146,16 +1159,49 @@ def _locative(sp, c: Cand, preps=_LOCATIVE_PREPS) -> bool:
     return tok.dep_ == "pobj" and tok.head.lemma_.lower() in preps
 
 
+_PLACE_NOUNS = {"state", "city", "province", "county", "town", "village", "region", "island", "district"}
+
+
+def _place_descriptor(sp, c: Cand) -> bool:
+    """A place that only describes someone or something else: "New York Democrat Alexandra
+    Ocasio-Cortez", "Texas Gov. Greg Abbott" (the place modifies a person's name), "the
+    entire state of California" (the place names a territory)."""
+    tok = sp[c.te - 1]
+    if tok.dep_ == "pobj" and tok.head.lower_ == "of" and tok.head.head.lemma_.lower() in _PLACE_NOUNS:
+        return True
+    head = tok
+    while head.dep_ == "compound" and head.head.i != head.i:
+        head = head.head
+    return head is not tok and head.ent_type_ == "PERSON"
+
+
+_MEDIUM_VERBS = {"say", "write", "post", "tweet", "tell", "speak", "announce", "appear", "claim", "share", "comment"}
+
+
+def _medium(sp, c: Cand) -> bool:
+    """An outlet or platform named only as where someone spoke ("wrote on Twitter", "said
+    on CNN"): the medium, not a participant."""
+    tok = sp[c.te - 1]
+    return (tok.dep_ == "pobj" and tok.head.lower_ in ("on", "in") and tok.head.head.pos_ == "VERB"
+            and tok.head.head.lemma_.lower() in _MEDIUM_VERBS)
+
+
 def _drop_places(sp, groups: dict[str, list[Cand]]) -> None:
-    """Places used only as places are not actors; a capital used as a place ("talks in
-    Washington", "flew to Brussels") is not a mention of its government."""
+    """Places used only as places (or as descriptors, `_place_descriptor`) are not actors; a
+    capital used as a place ("talks in Washington", "flew to Brussels") is not a mention of
+    its government."""
     for k in list(groups):
         cs = groups[k]
-        kept = [c for c in cs if not (c.extra.get("capital") and _locative(sp, c))]
+        # a place that describes someone ("New York Democrat X") is not a mention of it
+        kept = [c for c in cs if not (c.extra.get("capital") and _locative(sp, c)) and not (
+            c.kind in ("gpe", "country") and not c.extra.get("regime") and _place_descriptor(sp, c))]
         if not kept:
             del groups[k]
             continue
         groups[k] = cs = kept
+        if k.startswith("org:") and all(c.kind == "org" and _medium(sp, c) for c in cs):
+            del groups[k]
+            continue
         if k.startswith("gpe:") or k.startswith("country:"):
             plain = all(c.kind in ("gpe", "country") and not c.extra.get("regime") and not c.extra.get("demonym")
                         and not c.extra.get("capital") and sp[c.ts].pos_ == "PROPN" and c.te - c.ts <= 3

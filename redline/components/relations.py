@@ -429,8 +429,12 @@ class _Extractor:
         if lemma in ("involve", "participate"):
             return None  # "was involved in", "took part in": no one is acted on
         if lemma in ("withdraw", "evacuate") or (lemma, prt) == ("pull", "out"):
-            obj_words = {t.lower_ for c in tok.children if c.dep_ in OBJ_DEPS for t in c.subtree}
-            return typ if obj_words & TROOPS else None  # not "withdraw from the Paris agreement"
+            objs = [c for c in tok.children if c.dep_ in OBJ_DEPS]
+            obj_words = {t.lower_ for c in objs for t in c.subtree}
+            # troops or people ("pulled him out of the battle field": evacuating one's own
+            # commander), not "withdraw from the Paris agreement"
+            people = any(c.lower_ in ("him", "her", "them") or c.ent_type_ == "PERSON" for c in objs)
+            return typ if obj_words & TROOPS or people else None
         if lemma == "seize" and not any(c.dep_ == "dobj" for c in tok.children):
             return None  # "seized on X's remarks": exploiting words, not taking a place
         if typ == "state" and "against" in preps:
@@ -446,7 +450,9 @@ class _Extractor:
                 continue
             if tok.dep_ in ("amod", "compound"):
                 continue  # "wounded families", "shooting victims": a participle used as an adjective
-            prt = next((c.lower_ for c in tok.children if c.dep_ == "prt"), "")
+            # "pulled him out of the field": the parser makes "out" a preposition there
+            prt = next((c.lower_ for c in tok.children if c.dep_ == "prt" or (
+                c.dep_ == "prep" and c.lower_ == "out" and any(g.lower_ == "of" for g in c.children))), "")
             lemma = tok.lemma_.lower()
             typ = self.verb_type(tok, lemma, prt)
             if typ is None:
