@@ -243,11 +243,71 @@ def _language_warning(text: str, lang: Optional[str]) -> Optional[str]:
     return None
 
 
+def _input_sources(paths: list[str], column_map: list[str]):
+    """(the inputs, one Source at a time; how many, or None if unknown).
+
+    Files, folders, URLs and stdin as `list_sources` lists them; a table file
+    (corpus.sources.TABLE_SUFFIXES) row by row through the reader `redline corpus ingest`
+    uses, read lazily so that a large table is never held whole.
+    """
+    from redline.corpus.sources import TABLE_SUFFIXES, count_articles, parse_mapping
+    from redline.io.inputs import list_sources
+
+    mapping = parse_mapping(column_map)
+    if column_map and not any(Path(p).suffix.lower() in TABLE_SUFFIXES for p in paths):
+        raise RedlineError("--map reads table columns: give a .jsonl, .csv, .tsv or .parquet file")
+    if not paths:
+        raise RedlineError("no input: give files, folders, tables, URLs, or - for stdin")
+    # Per argument, in order: None for a table (its rows come later, lazily), else its Sources.
+    listed = [None if Path(p).suffix.lower() in TABLE_SUFFIXES and not Path(p).is_dir() else list_sources([p])
+              for p in paths]
+    total: Optional[int] = 0
+    for p, got in zip(paths, listed):
+        n = count_articles([p]) if got is None else len(got)
+        total = None if n is None or total is None else total + n
+
+    def each():
+        for p, got in zip(paths, listed):
+            yield from _table_sources(p, mapping) if got is None else got
+
+    return each(), total
+
+
+def _table_sources(path: str, mapping: dict):
+    """A table's rows as Sources (text read), each with its id, FILE:LINE path and meta."""
+    from redline.corpus.sources import iter_articles
+    from redline.io.inputs import Source
+
+    stem = Path(path).stem
+    for article in iter_articles([path], mapping):
+        where = article.ref.rsplit(":", 1)[-1].removeprefix("row ").strip()
+        doc_id = article.id or f"{stem}-{where}"
+        if article.error:
+            yield Source(doc_id, article.ref, error=article.error)
+            continue
+        # article_key is the corpus store's deduplication key, not the document's metadata.
+        meta = {k: v for k, v in article.meta.items() if k not in ("article_key", "path")}
+        yield Source(doc_id, article.ref, article.text, meta=meta)
+
+
+def _use_technique_model(folder: Optional[Path]) -> None:
+    """--model: the technique model every component loads (components/tagger.py reads
+    $REDLINE_TECHNIQUE_MODEL; claims and roles read the same model's encoder)."""
+    if folder is None:
+        return
+    import os
+
+    if not (folder / "config.json").is_file():
+        raise RedlineError(f"--model {folder}: not a technique model folder (no config.json); "
+                           "make one with `redline train --labels FILE --out FOLDER`")
+    os.environ["REDLINE_TECHNIQUE_MODEL"] = str(folder)
+
+
 class _ProgressLines:
     """Progress as plain lines on stderr, at most one every `every_s` seconds and at the
     end: a bar's carriage returns make a mess of a log file."""
 
-    def __init__(self, total: int, every_s: float = 10.0):
+    def __init__(self, total: Optional[int], every_s: float = 10.0):  # None: not known (a table not counted)
         import time
 
         self.total, self.every_s, self._clock = total, every_s, time.monotonic
@@ -255,10 +315,13 @@ class _ProgressLines:
 
     def __call__(self, done: int, failed: int) -> None:
         now = self._clock()
-        if now - self.last < self.every_s and done < self.total:
+        if now - self.last < self.every_s and (self.total is None or done < self.total):
             return
         self.last = now
         rate = done / max(now - self.start, 1e-9)
+        if self.total is None:
+            typer.echo(f"redline: {done} inputs ({failed} failed), {rate:.2f}/s", err=True)
+            return
         eta = (self.total - done) / rate if rate > 0 else 0.0
         typer.echo(f"redline: {done}/{self.total} inputs ({failed} failed), {rate:.2f}/s, "
                    f"about {eta:.0f} s left", err=True)
@@ -267,6 +330,7 @@ class _ProgressLines:
 @app.command()
 def analyze(
     paths: List[str] = typer.Argument(..., help="Files (.txt, .html), folders (every *.txt, *.html), URLs, "
+                                                   "tables (.jsonl, .csv, .tsv, .parquet: a document per row), "
                                                    "or - for stdin."),
     fmt: Fmt = typer.Option(Fmt.json, "-f", "--format", help="Output format."),
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
@@ -285,11 +349,22 @@ def analyze(
                                        help="The texts' language, if you know it ('en' skips the check that warns "
                                             "about texts that do not look English)."),
     taxonomy: Optional[Taxonomy] = typer.Option(None, "--taxonomy", help=_TAXONOMY_HELP),
+    column_map: Optional[List[str]] = typer.Option(None, "--map", help="COLUMN=FIELD: read a table's COLUMN as "
+                                                   "text, id, url, source, date or title (repeat for more), "
+                                                   "e.g. --map body=text"),
+    model: Optional[Path] = typer.Option(None, "--model", envvar="REDLINE_TECHNIQUE_MODEL",
+                                         help="A technique model folder, e.g. one made by `redline train --labels` "
+                                              "(default: the shipped model)."),
 ) -> None:
     """Find persuasion techniques (and actors, claims) in articles.
 
     A URL is fetched with the server's safe fetcher and an HTML file reduced to its
     article text (trafilatura); the title and URL go into the document's meta.
+
+    A .jsonl/.ndjson, .csv/.tsv or .parquet file is a table, read as `redline corpus
+    ingest` reads one: a document per row, its text in a `text` column (or `html`), its
+    id from `id`, and url, source, date, title and any other columns in its meta; its
+    path is FILE:LINE. A row without text is reported and the other rows go on.
 
     jsonl, ptc, csv, conll and text output (and brat's file pairs) is written as each
     document is done; json, html and labelstudio are renamed into place at the end. SIGINT/SIGTERM stop the batch: every finished document
@@ -301,8 +376,9 @@ def analyze(
     from redline.pipeline import analyze as run_analysis
 
     try:
+        _use_technique_model(model)
         extra_meta = _parse_meta(meta or [])
-        sources = list_sources(paths)
+        sources, total = _input_sources(paths, column_map or [])
         output = _BatchOutput(out, fmt.value)
         output.open()
     except RedlineError as exc:
@@ -318,13 +394,14 @@ def analyze(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     failures = done = 0
-    show_bar = not quiet and len(sources) > 1 and sys.stderr.isatty()
+    many = total is None or total > 1
+    show_bar = not quiet and many and sys.stderr.isatty()
     # Not on a terminal (a log file, a pipe, a batch job): plain progress lines instead of a bar.
-    log_progress = _ProgressLines(len(sources)) if not quiet and len(sources) > 1 and not show_bar else None
+    log_progress = _ProgressLines(total) if not quiet and many and not show_bar else None
     iterator = sources
     if show_bar:
         from tqdm import tqdm
-        iterator = tqdm(sources, desc="analyzing", unit="article")
+        iterator = tqdm(sources, desc="analyzing", unit="article", total=total)
     try:
         for src in iterator:
             src = read_source(src, allow_private)
@@ -372,11 +449,11 @@ def analyze(
     where = str(out) if out is not None else "stdout"
     if state["signal"] is not None:
         name = signal.Signals(state["signal"]).name
-        typer.echo(f"redline: interrupted by {name} after {done} of {len(sources)} inputs; "
+        typer.echo(f"redline: interrupted by {name} after {done} of {total if total is not None else '?'} inputs; "
                    f"{output.written} documents written to {where}, {failures} failed", err=True)
         raise typer.Exit(128 + int(state["signal"]))
     if failures:
-        typer.echo(f"redline: {failures} of {len(sources)} inputs failed", err=True)
+        typer.echo(f"redline: {failures} of {done} inputs failed", err=True)
         raise typer.Exit(1)
 
 
@@ -425,6 +502,8 @@ def evaluate(
     pred: Path = typer.Argument(..., help="Predicted labels, in any of the same formats."),
     task: Task = typer.Option(Task.si, "--task", help="si, tc or flc."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Also accept the technique names of this model "
+                                         "folder (one fine-tuned with `redline train --labels`)."),
 ) -> None:
     """Score predictions with the official SemEval-2020 Task 11 semantics."""
     from redline.io.exchange import read_labels_any
@@ -432,9 +511,21 @@ def evaluate(
     from redline.taxonomy import PTC_TECHNIQUES
 
     try:
-        # Strict: a technique outside the 14 PTC names is an error with file:line, not a
-        # label that silently matches nothing.
-        g, p = read_labels_any(gold, PTC_TECHNIQUES), read_labels_any(pred, PTC_TECHNIQUES)
+        # Strict: a technique outside the 14 PTC names (and --model's) is an error with
+        # file:line, not a label that silently matches nothing.
+        names = list(PTC_TECHNIQUES)
+        if model is not None:
+            try:
+                names += json.loads((model / "config.json").read_text(encoding="utf-8")).get("techniques", [])
+            except (OSError, ValueError, AttributeError) as exc:
+                raise RedlineError(f"--model {model}: not a readable technique model folder ({exc})") from None
+        try:
+            g, p = read_labels_any(gold, names), read_labels_any(pred, names)
+        except RedlineError as exc:
+            if model is None and "unknown technique" in str(exc):
+                raise RedlineError(f"{exc} (labels of your own: add --model FOLDER, the model that knows them)") \
+                    from None
+            raise
         if task is not Task.si and any(not lab.technique for lab in g):
             raise RedlineError(f"{gold}: task {task.value} needs technique labels (4 columns)")
         if task is not Task.si and any(not lab.technique for lab in p):
@@ -498,8 +589,19 @@ def import_annotations(
 @app.command()
 def train(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="The shared data folder."),
-    out: Path = typer.Option(Path("redline/models/technique"), "--out", help="Model folder to write."),
-    epochs: int = typer.Option(3, "--epochs"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Model folder to write (default, PTC training: "
+                                       "redline/models/technique; required with --labels)."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Fine-tune on your own labels instead of "
+                                          "training on PTC: redline JSONL (.jsonl), a brat folder or a Label "
+                                          "Studio export (.json). New technique names are added to the model."),
+    base: Optional[Path] = typer.Option(None, "--base", help="With --labels: the model to fine-tune (default: "
+                                        "$REDLINE_TECHNIQUE_MODEL, else the shipped one)."),
+    heldout: float = typer.Option(0.2, "--heldout", min=0.0, max=0.9,
+                                  help="With --labels: the fraction of documents held out and scored for the "
+                                       "model card (when there are enough; 0: train on all)."),
+    name: Optional[str] = typer.Option(None, "--name", help="With --labels: the model's name in outputs "
+                                       "(default: the --out folder's name)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default 3 (PTC) or 4 (--labels)."),
     seed: int = typer.Option(13, "--seed"),
     encoder: str = typer.Option("mpnet8", "--encoder", help="Base encoder: mpnet8, mpnet6, mpnet4 (the first "
                                 "8, 6 or 4 layers of all-mpnet-base-v2) or minilm (v1)."),
@@ -515,7 +617,26 @@ def train(
     kd_weight: float = typer.Option(1.0, "--kd-weight", help="Weight of the teacher's term in the loss."),
     log: Optional[Path] = typer.Option(None, "--log", help="Log file (default OUT/train.log)."),
 ) -> None:
-    """Train the technique model on PTC train; tune and calibrate on PTC dev."""
+    """Train the technique model on PTC train; tune and calibrate on PTC dev.
+
+    With --labels FILE --out FOLDER: fine-tune the technique model on your own annotations
+    instead (a few epochs of the top encoder layer and the heads; new technique names
+    allowed) and write a model folder with a MODEL_CARD.md; use it with
+    `redline analyze --model FOLDER`.
+    """
+    if labels is not None:
+        ptc_only = {"--stacker": stacker, "--members": members != 1, "--limit-articles": limit_articles,
+                    "--limit-dev": limit_dev, "--init-from": init_from, "--teacher": teacher,
+                    "--encoder": encoder != "mpnet8"}
+        given = [opt for opt, value in ptc_only.items() if value]
+        if given:
+            _fail(f"{', '.join(given)}: PTC training options, not for fine-tuning with --labels")
+        if out is None:
+            _fail("--labels needs --out FOLDER: where to write the fine-tuned model")
+        _finetune(labels, out, base, heldout, name, epochs or 4, seed, log)
+        return
+    out = out or Path("redline/models/technique")
+    epochs = epochs or 3
     from redline.training.technique import TrainConfig, setup_logging, train as run_train
 
     if not (data / "ptc" / "train-articles").is_dir():
@@ -534,6 +655,34 @@ def train(
     typer.echo(json.dumps({k: report[k] for k in report if not k.startswith("dev_")}, indent=2))
     typer.echo(f"dev SI F1 {report['dev_si']['f1']:.4f}  TC micro-F1 {report['dev_tc']['f1']:.4f}  "
                f"FLC F1 {report['dev_flc']['f1']:.4f}")
+
+
+def _finetune(labels: Path, out: Path, base: Optional[Path], heldout: float, name: Optional[str], epochs: int,
+              seed: int, log: Optional[Path]) -> None:
+    """`train --labels`: training/finetune.py, with its figures on stdout."""
+    from redline.training.finetune import FinetuneConfig, finetune
+    from redline.training.technique import setup_logging
+
+    if base is not None and not (base / "config.json").is_file():
+        _fail(f"--base {base}: not a technique model folder (no config.json)")
+    try:
+        if out.exists() and not out.is_dir():
+            raise RedlineError(f"--out {out}: exists and is not a folder")
+        setup_logging(log or out / "train.log")
+        report = finetune(FinetuneConfig(labels=labels, out=out, base=base, name=name, epochs=epochs,
+                                         heldout=heldout, seed=seed))
+    except RedlineError as exc:
+        _fail(str(exc))
+    summary = {k: report[k] for k in ("out", "name", "documents", "train_documents", "heldout_documents",
+                                      "new_techniques", "counts", "epochs", "seconds")}
+    typer.echo(json.dumps(summary, indent=2))
+    scores = report["heldout_scores"]
+    if scores:
+        typer.echo(f"held out ({report['heldout_documents']} documents): SI F1 {scores['si']['f1']:.4f}  "
+                   f"TC micro-F1 {scores['tc']['f1']:.4f}  FLC F1 {scores['flc']['f1']:.4f}")
+    else:
+        typer.echo(f"held-out scores not measured: {report['heldout_note']}")
+    typer.echo(f"model card: {out / 'MODEL_CARD.md'}; use it with `redline analyze --model {out}`")
 
 
 @app.command()

@@ -277,6 +277,11 @@ class SharedEncoder:
     @property
     def fingerprint(self) -> str:
         """Which technique weights produce these features (SHA-256 of the weight files, 16 hex)."""
+        declared = self.model.config.get("feature_fingerprint")
+        if declared:
+            # A model fine-tuned on one's own labels (training/finetune.py) keeps its base's
+            # feature layers bit for bit, and says whose: the heads trained on those still fit.
+            return str(declared)
         if not hasattr(self, "_fingerprint"):
             import hashlib
 

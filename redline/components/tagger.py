@@ -90,9 +90,8 @@ class TechniqueTagger:
 
     def classify(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[str, float]]:
         """The TC task: the most likely technique for each given span (in this tagger's taxonomy)."""
-        from redline.taxonomy import PTC_TECHNIQUES
         if self.head23 is not None:
             out = self.model.run(text, keep_hidden=False, layers=(self.head23.layer,))
             return self.head23.classify_output(text, out, spans)
         probs = self.model.classify(text, spans)
-        return [(PTC_TECHNIQUES[int(p.argmax())], float(p.max())) for p in probs]
+        return [(self.model.techniques[int(p.argmax())], float(p.max())) for p in probs]

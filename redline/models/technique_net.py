@@ -114,14 +114,16 @@ def build_encoder(spec: dict | None):
 
 
 class TechniqueNet(nn.Module):
-    def __init__(self, encoder: nn.Module, hidden: int, dropout: float = 0.1):
+    def __init__(self, encoder: nn.Module, hidden: int, dropout: float = 0.1, n_tech: int = N_TECH):
+        # n_tech: the 14 PTC techniques, or more in a model fine-tuned on one's own labels
+        # (training/finetune.py appends the new techniques after the 14).
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
         self.bio = nn.Linear(hidden, 3)
-        self.token_tech = nn.Linear(hidden, N_TECH)
+        self.token_tech = nn.Linear(hidden, n_tech)
         self.span_head = nn.Sequential(
-            nn.Linear(3 * hidden + N_SPAN_FEATURES, 384), nn.GELU(), nn.Dropout(dropout), nn.Linear(384, N_TECH)
+            nn.Linear(3 * hidden + N_SPAN_FEATURES, 384), nn.GELU(), nn.Dropout(dropout), nn.Linear(384, n_tech)
         )
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -140,7 +142,7 @@ class TechniqueNet(nn.Module):
                     ends: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
         """Classify spans given (window row, first token, last token inclusive)."""
         if rows.numel() == 0:
-            return hidden.new_zeros((0, N_TECH))
+            return hidden.new_zeros((0, self.span_head[-1].out_features))
         seq = hidden.shape[1]
         pos = torch.arange(seq, device=hidden.device)
         mask = ((pos[None, :] >= starts[:, None]) & (pos[None, :] <= ends[:, None])).to(hidden.dtype)
@@ -254,6 +256,13 @@ class TechniqueModel:
         if not cfg_path.exists():
             raise ModelError(f"{self.folder}: not a redline technique model (no config.json)")
         self.config = json.loads(cfg_path.read_text())
+        # The labels of the technique heads, in their order: the 14 PTC techniques, then
+        # any a user fine-tuned the model on (`redline train --labels`).
+        self.techniques = list(self.config.get("techniques") or PTC_TECHNIQUES)
+        if len(set(self.techniques)) != len(self.techniques) or not all(
+                isinstance(t, str) and t for t in self.techniques):
+            raise ModelError(f"{self.folder}: config.json 'techniques' must be distinct, non-empty names")
+        n_tech = len(self.techniques)
         if threads:
             torch.set_num_threads(threads)
         spec = self.config.get("encoder")
@@ -266,7 +275,7 @@ class TechniqueModel:
             # The base weights first: the frozen word embeddings are not shipped, and the
             # large matrices of an MPNet model are shipped as differences from the base.
             encoder, self.tokenizer = build_encoder(spec)
-            net = TechniqueNet(encoder, encoder.config.hidden_size)
+            net = TechniqueNet(encoder, encoder.config.hidden_size, n_tech=n_tech)
             base = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
             try:
                 state = unpack_deltas(load_file(str(path)), base, into_base=True)
@@ -312,7 +321,7 @@ class TechniqueModel:
         if self.config.get("lexical"):
             from redline.models.technique_lexical import LexicalTechniqueClassifier
             self.lexical = LexicalTechniqueClassifier.load(self.folder, self.config["lexical"].get("file", "lexical"))
-            if self.lexical.labels != list(PTC_TECHNIQUES):
+            if self.lexical.labels != self.techniques:
                 raise ModelError(f"{self.folder}: the lexical member's labels differ from the network's")
             self.lexical_weight = float(self.config["lexical"].get("weight", 0.5))
         # How to combine the two members, learned out of fold on train (train.train_stacker);
@@ -325,8 +334,8 @@ class TechniqueModel:
                                 np.asarray(st["intercept"], dtype=np.float64))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ModelError(f"{self.folder}: unreadable stacker in config.json ({exc!r})") from exc
-            if self.stacker[0].shape != (N_TECH, 2 * N_TECH) or self.stacker[1].shape != (N_TECH,):
-                raise ModelError(f"{self.folder}: the stacker's weights do not fit two {N_TECH}-class members")
+            if self.stacker[0].shape != (n_tech, 2 * n_tech) or self.stacker[1].shape != (n_tech,):
+                raise ModelError(f"{self.folder}: the stacker's weights do not fit two {n_tech}-class members")
 
     @property
     def bf16(self) -> bool:
@@ -346,7 +355,7 @@ class TechniqueModel:
         n = len(tok.ids)
         p_span = np.zeros(n, dtype=np.float32)
         p_begin = np.zeros(n, dtype=np.float32)
-        p_tech = np.zeros((n, N_TECH), dtype=np.float32)
+        p_tech = np.zeros((n, len(self.techniques)), dtype=np.float32)
         weight = np.zeros(n, dtype=np.float32)
         hidden_out: list[torch.Tensor] = []
         kept = {k: np.zeros((n, self.net.encoder.config.hidden_size), dtype=np.float16) for k in layers}
@@ -410,9 +419,9 @@ class TechniqueModel:
 
     @torch.inference_mode()
     def classify(self, text: str, spans: list[tuple[int, int]], out: ArticleOutput | None = None) -> np.ndarray:
-        """Technique probabilities (n_spans, 14) for given character spans."""
+        """Technique probabilities (n_spans, len(self.techniques)) for given character spans."""
         if not spans:
-            return np.zeros((0, N_TECH), dtype=np.float32)
+            return np.zeros((0, len(self.techniques)), dtype=np.float32)
         out = out or self.run(text)
         if not out.hidden:
             raise ValueError("classify needs an ArticleOutput with hidden states")
@@ -471,7 +480,7 @@ class TechniqueModel:
             # Candidates that cannot reach the threshold need no technique: same result, cheaper.
             cands = [c for c in cands if (self.scorer.upper_bound(text, c) or 1.0) >= threshold]
         refined = refine_spans(text, cands, lambda spans: self.classify(text, spans, out), self.rules,
-                               list(PTC_TECHNIQUES))
+                               self.techniques)
         result = []
         offsets = np.asarray(out.tok.offsets).reshape(-1, 2)
         for r in refined:
@@ -481,7 +490,7 @@ class TechniqueModel:
                 score = self.calibrate(r.cand.mean_p * r.label_p)
             # The token head's probability of this technique, where the span evidence is.
             weight = out.p_tech[:, r.label] * out.p_span
-            result.append(ScoredSpan(r.start, r.end, PTC_TECHNIQUES[r.label], score,
+            result.append(ScoredSpan(r.start, r.end, self.techniques[r.label], score,
                                      span_triggers(text, r.start, r.end, offsets, weight)))
         return filter_by_score(result, threshold)
 

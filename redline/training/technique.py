@@ -90,8 +90,15 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_examples(tokenizer, articles: dict[str, str], labels: dict[str, list[Label]], cfg: TrainConfig):
-    """One example per window: piece ids, BIO tags, technique tags, and the gold spans inside it."""
+def build_examples(tokenizer, articles: dict[str, str], labels: dict[str, list[Label]], cfg: TrainConfig,
+                   tech_index: dict[str, int] | None = None):
+    """One example per window: piece ids, BIO tags, technique tags, and the gold spans inside it.
+
+    `tech_index`: technique -> head row (default: the 14 PTC techniques); fine-tuning on
+    one's own labels (finetune.py) passes the extended list. A label outside it still
+    counts for the BIO tags (a span), not for the technique heads."""
+    index = TECH_INDEX if tech_index is None else tech_index
+    n_tech = len(index)
     examples = []
     for aid, text in articles.items():
         labs = labels.get(aid, [])
@@ -105,12 +112,12 @@ def build_examples(tokenizer, articles: dict[str, str], labels: dict[str, list[L
             if len(inside):
                 bio[inside] = BIO_I
                 bio[inside[0]] = BIO_B
-        tech = np.zeros((n, N_TECH), dtype=np.float32)
+        tech = np.zeros((n, n_tech), dtype=np.float32)
         span_groups: dict[tuple[int, int], list[str]] = {}
         for l in labs:
-            if l.technique in TECH_INDEX:
+            if l.technique in index:
                 inside = np.nonzero((starts < l.end) & (ends > l.start))[0]
-                tech[inside, TECH_INDEX[l.technique]] = 1.0
+                tech[inside, index[l.technique]] = 1.0
                 span_groups.setdefault((l.start, l.end), []).append(l.technique)
         spans = []
         normalized = normalize_for_recurrence(text)
@@ -118,9 +125,9 @@ def build_examples(tokenizer, articles: dict[str, str], labels: dict[str, list[L
             inside = np.nonzero((starts < e) & (ends > s))[0]
             if not len(inside):
                 continue
-            target = np.zeros(N_TECH, dtype=np.float32)
+            target = np.zeros(n_tech, dtype=np.float32)
             for t in techs:
-                target[TECH_INDEX[t]] += 1.0 / len(techs)
+                target[index[t]] += 1.0 / len(techs)
             spans.append((int(inside[0]), int(inside[-1]), span_features(text, s, e, normalized), target))
         for ws, we in tok.windows:
             inner = []
@@ -169,13 +176,13 @@ def add_teacher_targets(examples: list[dict], folder: Path, tokenizer, batch_siz
     log.info("teacher %s: soft targets for %d windows", folder, len(examples))
 
 
-def collate(batch, cls_id, sep_id, pad_id):
+def collate(batch, cls_id, sep_id, pad_id, n_tech: int = N_TECH):
     width = max(len(ex["ids"]) for ex in batch) + 2
     B = len(batch)
     ids = torch.full((B, width), pad_id, dtype=torch.long)
     mask = torch.zeros((B, width), dtype=torch.long)
     bio = torch.full((B, width), -100, dtype=torch.long)
-    tech = torch.zeros((B, width, N_TECH))
+    tech = torch.zeros((B, width, n_tech))
     tmask = torch.zeros((B, width))
     rows, fs, ls, feats, targets = [], [], [], [], []
     for r, ex in enumerate(batch):
@@ -190,7 +197,7 @@ def collate(batch, cls_id, sep_id, pad_id):
             rows.append(r); fs.append(f); ls.append(l); feats.append(ft); targets.append(tg)
     spans = (torch.tensor(rows, dtype=torch.long), torch.tensor(fs, dtype=torch.long),
              torch.tensor(ls, dtype=torch.long), torch.tensor(feats, dtype=torch.float32).reshape(-1, 6),
-             torch.tensor(np.array(targets), dtype=torch.float32).reshape(-1, N_TECH))
+             torch.tensor(np.array(targets), dtype=torch.float32).reshape(-1, n_tech))
     return ids, mask, bio, tech, tmask, spans
 
 

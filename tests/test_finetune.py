@@ -1,0 +1,157 @@
+"""`redline train --labels`: fine-tuning the technique model on one's own annotations.
+
+The end-to-end test really trains (a few epochs of the top layer on eight hand-written
+documents, tests/fixtures/own_labels/labels.jsonl, one with a technique of its own:
+Cherry_Picking), then analyses and evaluates with the model it wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from redline.doc import Document
+from redline.errors import InputError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "own_labels" / "labels.jsonl"
+SHIPPED = Path(__file__).resolve().parent.parent / "redline" / "models" / "technique"
+
+
+def redline(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "redline.cli", *map(str, args)], capture_output=True,
+                          cwd=cwd, timeout=300)
+
+
+# ----------------------------------------------------------------------------- parts
+
+def test_extend_heads_keeps_the_old_rows_and_starts_new_ones_at_their_mean():
+    from redline.models.technique_net import N_TECH, TechniqueNet
+    from redline.training.finetune import extend_heads
+
+    torch.manual_seed(0)
+    net = TechniqueNet(torch.nn.Identity(), hidden=16).eval()
+    hidden = torch.randn(2, 5, 16)
+    rows, starts, ends, feats = torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor([3, 4]), torch.rand(2, 6)
+    with torch.no_grad():
+        _, tech_before = net.token_logits(hidden)
+        span_before = net.span_logits(hidden, rows, starts, ends, feats)
+        extend_heads(net, 2, seed=1)
+        _, tech_after = net.token_logits(hidden)
+        span_after = net.span_logits(hidden, rows, starts, ends, feats)
+    assert tech_after.shape[-1] == span_after.shape[-1] == N_TECH + 2
+    assert torch.allclose(tech_after[..., :N_TECH], tech_before, atol=1e-6)  # (a wider matrix product rounds a little differently)
+    assert torch.allclose(span_after[:, :N_TECH], span_before, atol=1e-6)
+    # A new technique starts as an average one: its logits near the mean of the old ones,
+    # and two new ones not identical (seeded noise lets them part).
+    assert torch.allclose(span_after[:, N_TECH], span_before.mean(1), atol=0.05)
+    assert not torch.equal(span_after[:, N_TECH], span_after[:, N_TECH + 1])
+
+
+def _docs(n: int) -> list[Document]:
+    return [Document(id=f"d{i}", text=f"Text number {i}.") for i in range(n)]
+
+
+def test_heldout_split_needs_enough_documents():
+    from redline.training.finetune import split_heldout
+
+    train, held, why = split_heldout(_docs(5), 0.2, seed=13)
+    assert len(train) == 5 and held == [] and "too few" in why
+    train, held, why = split_heldout(_docs(10), 0.2, seed=13)
+    assert len(held) == 2 and len(train) == 8 and why == ""
+    assert not {d.id for d in held} & {d.id for d in train}
+    assert [d.id for d in split_heldout(_docs(10), 0.2, seed=13)[1]] == [d.id for d in held]  # seeded
+    assert split_heldout(_docs(10), 0.0, seed=13)[2].startswith("no part was held out")
+
+
+def test_bad_label_files_are_refused_with_a_reason(tmp_path):
+    from redline.training.finetune import read_label_documents
+
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"id": "a", "text": "One."}\n{"id": "a", "text": "Two."}\n')
+    with pytest.raises(InputError, match="two documents have the id 'a'"):
+        read_label_documents(dup)
+    tab = tmp_path / "tab.jsonl"
+    tab.write_text(json.dumps({"id": "a", "text": "Some text.", "techniques": [
+        {"start": 0, "end": 4, "technique": "My\ttechnique"}]}) + "\n")
+    with pytest.raises(InputError, match="without tabs"):
+        read_label_documents(tab)
+    with pytest.raises(InputError, match="no such file"):
+        read_label_documents(tmp_path / "missing.jsonl")
+
+
+def test_train_labels_option_errors(tmp_path):
+    r = redline("train", "--labels", FIXTURE)
+    assert r.returncode == 2 and b"--labels needs --out" in r.stderr
+    r = redline("train", "--labels", FIXTURE, "--out", tmp_path / "m", "--stacker")
+    assert r.returncode == 2 and b"--stacker: PTC training options" in r.stderr
+    r = redline("analyze", "--model", tmp_path, "-", "--components", "lexicon")
+    assert r.returncode == 2 and b"not a technique model folder" in r.stderr
+
+
+# ----------------------------------------------------------------------------- end to end
+
+@pytest.fixture(scope="module")
+def own_model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("own") / "newsroom-model"
+    r = redline("train", "--labels", FIXTURE, "--out", out, "--epochs", "3")
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert b"held out (2 documents): SI F1" in r.stdout
+    return out
+
+
+def test_finetuned_model_folder_and_card(own_model):
+    from redline.taxonomy import PTC_TECHNIQUES
+
+    config = json.loads((own_model / "config.json").read_text())
+    assert config["name"] == "newsroom-model"
+    assert config["techniques"] == [*PTC_TECHNIQUES, "Cherry_Picking"]
+    assert "lexical" not in config and config["finetune"]["epochs"] == 3
+    card = (own_model / "MODEL_CARD.md").read_text()
+    assert "redline-technique-mpnet6" in card and "labels.jsonl" in card
+    assert "| Cherry_Picking | 4 |" in card and "| new |" in card
+    assert "3 epochs" in card and "| fine-tuned |" in card  # held-out scores measured (8 documents)
+    assert str(SHIPPED) not in card  # no local install path
+
+    # The layers the claims and roles heads read are the base model's, bit for bit, so the
+    # heads' fingerprint check still matches (components/nlp.SharedEncoder.fingerprint).
+    from safetensors.torch import load_file
+
+    base, own = load_file(str(SHIPPED / "model.safetensors")), load_file(str(own_model / "model.safetensors"))
+    top = max(json.loads((SHIPPED / "config.json").read_text())["feature_layers"])
+    frozen = [k for k in base if not k.startswith(f"encoder.encoder.layer.{top}.")
+              and k.startswith("encoder.")]
+    assert frozen and all(torch.equal(base[k], own[k]) for k in frozen)
+    assert any(not torch.equal(base[k], own[k]) for k in base if k.startswith(f"encoder.encoder.layer.{top}."))
+    assert own["span_head.3.weight"].shape[0] == len(PTC_TECHNIQUES) + 1
+    digest = hashlib.sha256((SHIPPED / "model.safetensors").read_bytes()).hexdigest()[:16]
+    assert config["feature_fingerprint"] == digest
+
+
+def test_analyze_and_evaluate_with_the_finetuned_model(own_model, tmp_path):
+    pred = tmp_path / "pred.labels"
+    # The label file doubles as input: a JSONL table with a text column (analyze reads tables).
+    r = redline("analyze", "--model", own_model, "-f", "ptc", "-o", pred, "-q", "--components", "tagger", FIXTURE)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    ids = {line.split("\t")[0] for line in pred.read_text().splitlines()}
+    assert ids and ids <= {json.loads(line)["id"] for line in FIXTURE.read_text().splitlines()}
+
+    text = tmp_path / "article.txt"
+    text.write_text("Opponents called the plan a reckless betrayal of taxpayers, the mayor said.\n")
+    r = redline("analyze", "--model", own_model, "-f", "jsonl", "--components", "tagger", text)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    record = json.loads(r.stdout)
+    assert record["model"]["technique_model"] == "newsroom-model"
+
+    r = redline("evaluate", "--model", own_model, "--task", "flc", "--json", FIXTURE, pred)
+    assert r.returncode == 0, r.stderr.decode()
+    score = json.loads(r.stdout)
+    assert score["n_gold"] == 12 and "Cherry_Picking" in score["per_technique"]
+    # Without --model, a technique of one's own is refused, with the way out.
+    r = redline("evaluate", "--task", "flc", FIXTURE, pred)
+    assert r.returncode == 2 and b"Cherry_Picking" in r.stderr and b"--model FOLDER" in r.stderr
