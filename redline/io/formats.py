@@ -50,14 +50,23 @@ def to_ptc(docs: Iterable[Document]) -> str:
     return "".join(format_label(d.id, s.start, s.end, s.technique) + "\n" for d in docs for s in d.spans)
 
 
-def to_text(docs: Iterable[Document]) -> str:
+def _technique_name(label: str) -> str:
+    """A technique's readable name; a technique of one's own (a model fine-tuned with
+    `redline train --labels`) is shown as it is named."""
     from redline.taxonomy import technique_info
+    try:
+        return technique_info(label).name
+    except KeyError:
+        return label
+
+
+def to_text(docs: Iterable[Document]) -> str:
     lines = []
     for d in docs:
         covered = _coverage(d)
         lines.append(f"== {d.id}: {len(d.spans)} technique spans, {covered:.0%} of the text")
         for s in d.spans:
-            lines.append(f"  {s.start:>6}-{s.end:<6} {s.score:4.2f}  {technique_info(s.technique).name:<32} "
+            lines.append(f"  {s.start:>6}-{s.end:<6} {s.score:4.2f}  {_technique_name(s.technique):<32} "
                          f"{_clip(s.text, 90)}")
         names = {a.id: a.name for a in d.actors}
         if d.actors:

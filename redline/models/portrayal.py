@@ -109,7 +109,9 @@ def mention_windows(states: np.ndarray, out, mentions: list[tuple[int, int]], qu
         flags = np.zeros((WINDOW, N_FLAGS), np.float16)
         if L > 0:
             win[:L] = states[ws:we]
-            tech[:L, :14] = out.p_tech[ws:we]
+            # The 14 PTC columns: a model fine-tuned on one's own labels appends its new
+            # techniques after them (training/finetune.py), which these heads never saw.
+            tech[:L, :14] = out.p_tech[ws:we, :14]
             tech[:L, 14] = out.p_span[ws:we]
             po = offsets[ws:we]
             flags[:L, 0] = (po[:, 0] < e) & (po[:, 1] > s)
