@@ -155,3 +155,11 @@ def test_analyze_and_evaluate_with_the_finetuned_model(own_model, tmp_path):
     # Without --model, a technique of one's own is refused, with the way out.
     r = redline("evaluate", "--task", "flc", FIXTURE, pred)
     assert r.returncode == 2 and b"Cherry_Picking" in r.stderr and b"--model FOLDER" in r.stderr
+
+
+def test_the_23_technique_head_refuses_a_model_whose_layer_it_reads_was_tuned(own_model):
+    from redline.components.tagger import TechniqueTagger
+    from redline.errors import ModelError
+
+    with pytest.raises(ModelError, match="23-technique head reads"):
+        TechniqueTagger(model_dir=own_model, taxonomy="semeval2023")

@@ -46,6 +46,11 @@ class TechniqueTagger:
         if self.taxonomy == "semeval2023":
             from redline.models.technique23 import load_technique23_model
             self.head23 = load_technique23_model()
+            frozen = self.model.config.get("finetune", {}).get("frozen_layers")
+            if frozen is not None and self.head23.layer > int(frozen):
+                raise ModelError(f"{self.model.folder}: fine-tuned on your own labels, it changed encoder layer "
+                                 f"{self.head23.layer}, which the 23-technique head reads: --taxonomy semeval2023 "
+                                 "needs the shipped technique model (or one fine-tuned from it: retrain that head)")
 
     def __call__(self, doc: Document) -> Document:
         from redline.components.nlp import store_technique_output

@@ -347,6 +347,9 @@ def _model_config(base, base_shown: str, name: str, techniques: list[str], new: 
             "new_techniques": new, "epochs": cfg.epochs, "lr": cfg.lr, "head_lr": cfg.head_lr,
             "batch_size": cfg.batch_size, "heldout": cfg.heldout, "seed": cfg.seed,
             "trained_layers": f"encoder layers from {max(base.feature_layers) + 1} (1-based) up, and the heads",
+            # Encoder layers 1..frozen_layers are the base's: a head reading one of them
+            # (claims, roles, the 23-technique head) still fits; above them it does not.
+            "frozen_layers": max(base.feature_layers),
         },
         "dev_scores": {},  # PTC dev figures belong to the base model; see heldout_scores
     }
