@@ -601,7 +601,7 @@ def train(
                                        "model card (when there are enough; 0: train on all)."),
     name: Optional[str] = typer.Option(None, "--name", help="With --labels: the model's name in outputs "
                                        "(default: the --out folder's name)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default 3 (PTC) or 4 (--labels)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Default 3 (PTC) or 8 (--labels)."),
     seed: int = typer.Option(13, "--seed"),
     encoder: str = typer.Option("mpnet8", "--encoder", help="Base encoder: mpnet8, mpnet6, mpnet4 (the first "
                                 "8, 6 or 4 layers of all-mpnet-base-v2) or minilm (v1)."),
@@ -633,7 +633,7 @@ def train(
             _fail(f"{', '.join(given)}: PTC training options, not for fine-tuning with --labels")
         if out is None:
             _fail("--labels needs --out FOLDER: where to write the fine-tuned model")
-        _finetune(labels, out, base, heldout, name, epochs or 4, seed, log)
+        _finetune(labels, out, base, heldout, name, epochs or 8, seed, log)
         return
     out = out or Path("redline/models/technique")
     epochs = epochs or 3
