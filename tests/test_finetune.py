@@ -182,3 +182,25 @@ def test_the_new_technique_was_learnt(own_model):
             (new if span.technique == "Cherry_Picking" else other).append(float(p[-1]))
     assert new and other
     assert min(new) > 0.1 > max(other), (new, other)
+
+
+def test_brat_and_label_studio_label_sources_give_the_same_documents(tmp_path):
+    """`train --labels` takes a brat folder or a Label Studio export as well as JSONL."""
+    from redline.io.exchange import BratWriter, to_labelstudio
+    from redline.training.finetune import read_label_documents
+
+    docs, errors = read_label_documents(FIXTURE)
+    assert len(docs) == 8 and not errors
+    brat = BratWriter(tmp_path / "brat")
+    brat.open()
+    for doc in docs:
+        brat.add(doc)
+    studio = tmp_path / "export.json"
+    studio.write_text(to_labelstudio(docs), encoding="utf-8")
+
+    def spans(ds):
+        return {d.id: sorted((s.start, s.end, s.technique) for s in d.spans) for d in ds}
+
+    for source in (tmp_path / "brat", studio):
+        again, errors = read_label_documents(source)
+        assert not errors and spans(again) == spans(docs), source
