@@ -83,6 +83,42 @@ def test_bad_report_arguments_are_clear(store, tmp_path):
         assert message in proc.stderr
 
 
+@pytest.fixture(scope="module")
+def empty_dashboard(tmp_path_factory) -> Path:
+    """`corpus report` on a store that holds no article yet (made, then nothing ingested)."""
+    from redline.corpus.store import Store
+
+    folder = tmp_path_factory.mktemp("empty")
+    with Store(folder / "empty.duckdb"):
+        pass
+    out = folder / "dashboard.html"
+    redline("corpus", "report", folder / "empty.duckdb", "-o", out)
+    return out
+
+
+def test_an_empty_store_says_so_instead_of_drawing_empty_charts(empty_dashboard, store, tmp_path):
+    html = empty_dashboard.read_text(encoding="utf-8")
+    assert "No articles yet" in html and f"redline corpus ingest {empty_dashboard.parent / 'empty.duckdb'}" in html
+    assert 'id="chart-' not in html and 'id="dash-data"' not in html and "vegaEmbed" not in html
+    # Filters that leave nothing of a full store say that, not "no articles yet".
+    out = tmp_path / "d.html"
+    redline("corpus", "report", store, "-o", out, "--source", "Nobody", "--since", "2018", "--no-article-reports")
+    html = out.read_text(encoding="utf-8")
+    assert "No article matches these filters" in html and "No articles yet" not in html
+    assert re.search(r"The store holds 8 articles, but none from Nobody since 2018-01-01", html)
+    assert 'id="chart-' not in html
+
+
+def test_empty_dashboard_in_a_browser(browser, empty_dashboard):
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(empty_dashboard.as_uri())
+    page.wait_for_selector("body[data-ready]", state="attached", timeout=30_000)
+    assert page.is_visible("#empty") and "No articles yet" in page.inner_text("#empty")
+    assert page.locator("svg").count() == 0 and not errors
+
+
 def test_dashboard_in_a_browser(browser, dashboard):
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     errors, outside = [], []

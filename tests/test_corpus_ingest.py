@@ -201,7 +201,7 @@ def test_export_cli_and_its_errors(tmp_path):
         "actors.csv", "claims.csv", "documents.csv", "errors.csv", "mentions.csv", "relations.csv", "runs.csv",
         "spans.csv", "targets.csv"]
     header = (tmp_path / "csv" / "spans.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == "doc_id,span_id,start,end,technique,family,text,score"
+    assert header == "doc_id,span_id,start,end,technique,family,text,score,triggers"
     assert "run_id" in (tmp_path / "csv" / "documents.csv").read_text(encoding="utf-8").splitlines()[0]
     plain = exported(store, tmp_path / "parquet")
     assert "runs.parquet" not in plain
@@ -214,6 +214,110 @@ def test_export_cli_and_its_errors(tmp_path):
     assert "not a redline corpus store" in proc.stderr
     bad = redline("corpus", "ingest", tmp_path / "x.duckdb", tmp_path, "--precision", "fp8", check_rc=2)
     assert "--precision 'fp8'" in bad.stderr
+
+
+def test_errors_are_read_back_with_the_query_the_ingest_prints(tmp_path):
+    """The errors table's `at` is a DuckDB keyword: the summary's query, Store.errors and
+    export --runs all quote it, and read the rows back in the order they were met."""
+    import re
+
+    from redline.corpus.store import Store
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a-good.txt").write_text("They are traitors, all of them. Never forget it!", encoding="utf-8")
+    (folder / "b-empty.txt").write_text(" \n", encoding="utf-8")
+    (folder / "c-binary.txt").write_bytes(bytes(range(256)) * 4)
+    store = tmp_path / "c.duckdb"
+    proc = redline("corpus", "ingest", store, folder, "--components", "lexicon", "--batch-size", "1", check_rc=1)
+    query = re.search(r"(SELECT source_ref, reason, \"at\" FROM errors .*)$", proc.stderr, re.M).group(1)
+    with duckdb.connect(str(store), read_only=True) as con:
+        rows = con.execute(query).fetchall()
+        with pytest.raises(duckdb.ParserException):  # why the quotes: unquoted, `at` does not parse
+            con.execute("SELECT at FROM errors")
+    assert [r[0] for r in rows] == [str(folder / "b-empty.txt"), str(folder / "c-binary.txt")]
+    assert "empty" in rows[0][1] and rows[0][2] <= rows[1][2]
+    run_id = re.search(r"run_id = '(\w+)'", query).group(1)
+    with Store(store, read_only=True) as opened:
+        assert [(r[1], r[3]) for r in opened.errors(run_id)] == [(r[0], r[2]) for r in rows]
+        assert opened.errors("another-run") == []
+    redline("corpus", "export", store, "-o", tmp_path / "out", "--format", "csv", "--runs")
+    lines = (tmp_path / "out" / "errors.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "run_id,source_ref,reason,at" and len(lines) == 3
+    assert lines[1].startswith(f"{run_id},{folder / 'b-empty.txt'},")
+
+
+# Holds a store the way another process would: "read" as a `redline serve --store` request
+# does (a read-only connection), "write" as another ingest does; until told on stdin.
+HOLDER = """
+import sys
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "read")
+print("holding", flush=True)
+sys.stdin.readline()
+con.close()
+print("released", flush=True)
+sys.stdin.readline()  # lives on without the connection: the connection was what held the store
+"""
+
+
+def _hold(store: Path, mode: str) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(store), mode], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=ENV, cwd=REPO)
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_ingest_waits_for_a_store_another_process_holds(tmp_path):
+    import time
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("They are traitors, all of them. Never forget it!", encoding="utf-8")
+    store = tmp_path / "c.duckdb"
+    redline("corpus", "ingest", store, folder, "--components", "lexicon", "-q")
+    (folder / "b.txt").write_text("The corrupt elite lied to the nation. Enough is enough!", encoding="utf-8")
+    holder = _hold(store, "read")
+    try:
+        ingest = subprocess.Popen([*REDLINE, "corpus", "ingest", str(store), str(folder), "--components", "lexicon"],
+                                  stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO)
+        first = ingest.stderr.readline()  # the ingest says it waits, and for whom, before anything else
+        assert f"process {holder.pid} (" in first and "holds the store; waiting up to 60 s" in first, first
+        time.sleep(0.5)
+        assert ingest.poll() is None  # still waiting
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "released"
+        err = first + ingest.communicate(timeout=120)[1]
+        assert ingest.returncode == 0 and "Traceback" not in err, err
+        assert "(1 stored, 1 already there, 0 failed)" in err
+    finally:
+        holder.communicate("\n\n", timeout=30)
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
+
+
+def test_a_store_held_past_the_wait_is_a_clear_error(tmp_path):
+    from redline.corpus.store import Store, StoreLocked
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("They are traitors, all of them. Never forget it!", encoding="utf-8")
+    store = tmp_path / "c.duckdb"
+    redline("corpus", "ingest", store, folder, "--components", "lexicon", "-q")
+    holder = _hold(store, "write")  # another ingest, say: it holds the store until it ends
+    try:
+        proc = redline("corpus", "ingest", store, folder, "--components", "lexicon", "--lock-wait", "1",
+                       check_rc=2)
+        assert f"process {holder.pid} (" in proc.stderr and "holds the store" in proc.stderr
+        assert "waited 1 s" in proc.stderr and "--lock-wait" in proc.stderr
+        # Readers (stats, report, export) wait the same way, and say the same.
+        with pytest.raises(StoreLocked, match=f"process {holder.pid} .*waited 0.2 s"):
+            Store(store, read_only=True, wait_s=0.2).connect()
+    finally:
+        holder.communicate("\n\n", timeout=30)
+    with Store(store, read_only=True, wait_s=0) as opened:  # released: opens at once
+        assert opened.counts()["documents"] == 1
 
 
 def test_url_list_is_fetched_politely_and_not_again(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 import redline
 from redline.corpus.sources import document_from_record
 from redline.corpus.store import Store, actor_key, child_rows, doc_id_for, parse_date
+from redline.doc import Document
 from redline.errors import InputError
 from redline.io.formats import jsonl_record
 
@@ -22,7 +23,7 @@ AGREED = {
     "documents": ["doc_id", "article_key", "version", "previous_doc_id", "url", "source", "title", "date", "month",
                   "path", "text", "n_chars", "n_words", "meta", "run_id", "model", "model_version", "precision",
                   "threshold", "components"],
-    "spans": ["doc_id", "span_id", "start", "end", "technique", "family", "text", "score"],
+    "spans": ["doc_id", "span_id", "start", "end", "technique", "family", "text", "score", "triggers"],
     "actors": ["doc_id", "actor_id", "name", "type", "actor_key", "role_main", "role_guess", "role_fine",
                "role_score", "n_mentions"],
     "mentions": ["doc_id", "actor_id", "mention_id", "start", "end", "text"],
@@ -142,7 +143,56 @@ def test_full_pipeline_rows_and_jsonl_read_back(tmp_path, full_doc):
     direct, again = child_rows(doc, "d"), child_rows(back, "d")
     for table in direct:
         assert _rounded(again[table]) == _rounded(direct[table]), table
+    # The tagger's triggers (the words it leaned on) come back with their spans.
+    assert any(s.triggers for s in doc.spans)
+    assert [[t.to_json() for t in s.triggers] for s in back.spans] == \
+           [[t.to_json() for t in s.triggers] for s in doc.spans]
+
+
+def test_jsonl_record_keeps_span_triggers(tmp_path):
+    """A redline JSONL record read back keeps each span's triggers, as offsets into the text."""
+    text = "They are traitors and liars, all of them. Never forget it."
+    doc = Document("t", text, {"path": "t.txt"})
+    doc.add_span(0, 27, "Name_Calling,Labeling", 0.9, triggers=[(9, 17), (22, 27)])
+    doc.add_span(42, 58, "Slogans", 0.6)  # no triggers: none made up
+    record = json.loads(json.dumps(jsonl_record(doc)))
+    assert record["techniques"][0]["triggers"][1] == {"start": 22, "end": 27, "text": "liars"}
+    back = document_from_record(record, text, {})
+    assert [[(t.start, t.end, t.text) for t in s.triggers] for s in back.spans] == \
+           [[(9, 17, "traitors"), (22, 27, "liars")], []]
+    assert jsonl_record(back)["techniques"] == record["techniques"]
+    # Stored and rebuilt for the article's report: the triggers survive the store too.
+    from redline.corpus.dashboard import document_from_store
+
+    with Store(tmp_path / "c.duckdb") as store:
+        store.add_documents([back], "run1")
+        again = document_from_store(store.connect(), doc_id_for(text))
+    assert [s.to_json() for s in again.spans] == [s.to_json() for s in back.spans]
+    # A trigger outside the text is refused like any bad offset, not stored.
+    record["techniques"][0]["triggers"][0] = {"start": 50, "end": 90, "text": "?"}
+    with pytest.raises(ValueError):
+        document_from_record(record, text, {})
 
 
 def _rounded(rows):
     return [tuple(round(v, 4) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+def test_a_store_from_before_span_triggers_is_upgraded_on_write(tmp_path):
+    """A store whose spans table has no triggers column still opens: read as it is, and
+    given the column when it is next written."""
+    from redline.corpus.dashboard import document_from_store
+
+    path = tmp_path / "old.duckdb"
+    with Store(path) as store:
+        store.add_documents([lexicon_doc(TEXT_A, id="old")], "run1")
+        store.connect().execute("ALTER TABLE spans DROP COLUMN triggers")  # as the first stores were made
+    with Store(path, read_only=True) as store:
+        old = document_from_store(store.connect(), doc_id_for(TEXT_A))
+        assert old.spans and not any(s.triggers for s in old.spans)
+    new = Document("new", TEXT_B)
+    new.add_span(0, 35, "Name_Calling,Labeling", 0.8, triggers=[(8, 15)])
+    with Store(path) as store:
+        store.add_documents([new], "run2")
+        rows = store.connect().execute("SELECT doc_id, triggers FROM spans ORDER BY doc_id").fetchall()
+    assert dict(rows)[doc_id_for(TEXT_B)] == "[[8, 15]]" and dict(rows)[doc_id_for(TEXT_A)] is None

@@ -99,6 +99,19 @@ def test_article_reports_and_dashboard(base, store):
     assert bad.status_code == 422 and "not a date" in bad.text
 
 
+def test_an_empty_store_is_served_as_such(tmp_path):
+    from redline.corpus.store import Store
+    from redline.server import create_app
+
+    with Store(tmp_path / "empty.duckdb"):
+        pass
+    with live_server(create_app(components=("lexicon",), store=tmp_path / "empty.duckdb")) as url:
+        page = httpx.get(f"{url}/corpus", timeout=60)
+        assert page.status_code == 200 and "No articles yet" in page.text and "reload this page" in page.text
+        assert 'id="chart-' not in page.text
+        assert httpx.get(f"{url}/corpus/api/stats", timeout=60).json()["n_articles"] == 0
+
+
 WRITER = """
 import sys
 from redline.corpus.store import Store

@@ -62,6 +62,9 @@ def ingest(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress."),
     log_every: float = typer.Option(10.0, "--log-every", min=0.0,
                                     help="Seconds between progress lines when stderr is not a terminal."),
+    lock_wait: float = typer.Option(60.0, "--lock-wait", min=0.0,
+                                    help="Seconds to wait while another process (another ingest, a "
+                                         "'redline serve --store' request) holds the store."),
 ) -> None:
     """Analyse articles into a corpus store, resumably.
 
@@ -76,7 +79,8 @@ def ingest(
     options = IngestOptions(components=components, threshold=threshold, precision=precision,
                             mapping=list(map_ or []), batch_size=batch_size, engine=engine.value,
                             address=address, workers=workers, threads=threads, allow_private=allow_private,
-                            per_host_s=per_host_s, quiet=quiet, progress_every_s=log_every)
+                            per_host_s=per_host_s, quiet=quiet, progress_every_s=log_every,
+                            lock_wait_s=lock_wait)
     try:
         code = run_ingest(store, list(sources), options)
     except RedlineError as exc:
@@ -150,7 +154,7 @@ def stats(
     import json
 
     from redline.corpus import stats as corpus_stats
-    from redline.corpus.store import Store
+    from redline.corpus.store import Store, note_on_stderr
     from redline.errors import RedlineError
 
     try:
@@ -158,7 +162,7 @@ def stats(
         settings = corpus_stats.Settings(resamples=resamples, seed=seed, min_articles=min_articles, top_actors=top)
         if not store.is_file():
             raise RedlineError(f"{store}: no such store")
-        with Store(store, read_only=True) as opened:
+        with Store(store, read_only=True, on_wait=note_on_stderr) as opened:
             result = corpus_stats.compute(opened.connect(), by.split(","), filters, settings)
     except RedlineError as exc:
         _fail(str(exc))

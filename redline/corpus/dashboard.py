@@ -75,9 +75,13 @@ def document_from_store(con, doc_id: str) -> Document | None:
     if version and version > 1:
         meta["version"] = version
     doc = Document(id=str(article_key or doc_id), text=text, meta=meta)
-    for start, end, technique, score in con.execute(
-            'SELECT start, "end", technique, score FROM spans WHERE doc_id = ? ORDER BY span_id', [doc_id]).fetchall():
-        doc.add_span(start, end, technique, score if score is not None else 1.0)
+    # A store made before spans had triggers has no such column: its reports show none.
+    has_triggers = "triggers" in {r[0] for r in con.execute("DESCRIBE spans").fetchall()}
+    for start, end, technique, score, triggers in con.execute(
+            f'SELECT start, "end", technique, score, {"triggers" if has_triggers else "NULL"} FROM spans '
+            "WHERE doc_id = ? ORDER BY span_id", [doc_id]).fetchall():
+        doc.add_span(start, end, technique, score if score is not None else 1.0,
+                     triggers=[tuple(t) for t in json.loads(triggers)] if triggers else ())
     span_ids = [r[0] for r in con.execute("SELECT span_id FROM spans WHERE doc_id = ? ORDER BY span_id",
                                           [doc_id]).fetchall()]
     span_index = {sid: i for i, sid in enumerate(span_ids)}
@@ -236,6 +240,8 @@ def dashboard_data(con, filters: Filters = Filters(), settings: Settings = Setti
     families = [{"name": f, "color": FAMILY_COLORS[f]} for f in FAMILIES + ["Other"]]
     return {
         "n_articles": overall["n_articles"],
+        # Tells an empty store ("no articles yet") from filters that leave nothing.
+        "store_articles": con.execute("SELECT count(*) FROM documents").fetchone()[0],
         "period": {"first": min(dates) if dates else None, "last": max(dates) if dates else None},
         "filters": filters.to_json(), "settings": settings.to_json(),
         "overall": overall["groups"][0] if overall["groups"] else None,
@@ -344,9 +350,11 @@ def _script_json(value: Any) -> str:
 
 def render_dashboard(con, filters: Filters = Filters(), settings: Settings = Settings(), *,
                      title: str = "Corpus dashboard", article_href: Callable[[str], str] | None = None,
-                     served: bool = False, stale_note: str | None = None) -> str:
+                     served: bool = False, stale_note: str | None = None, store_name: str | None = None) -> str:
     """The dashboard page. `served`: the web app's version (its filters can recompute the
-    intervals on the server, and it links to the search page)."""
+    intervals on the server, and it links to the search page). With no article to show,
+    the page says why (an empty store, or filters that leave nothing) instead of charting
+    nothing; `store_name` goes into its `redline corpus ingest` hint."""
     import redline
     from redline.report import environment
 
@@ -356,21 +364,22 @@ def render_dashboard(con, filters: Filters = Filters(), settings: Settings = Set
     return environment().get_template("dashboard.html.j2").render(
         title=title, version=redline.__version__, data=data, data_json=_script_json(data),
         specs_json=_script_json(specs), vega_js=vega_javascript().replace("</script", "<\\/script"),
-        served=served, stale_note=stale_note)
+        served=served, stale_note=stale_note, store_name=store_name)
 
 
 def write_dashboard(store: Path, out: Path, filters: Filters = Filters(), settings: Settings = Settings(), *,
                     article_reports: bool = True, on_report: Callable[[int, int], None] | None = None) -> tuple[Path, int]:
     """Write the dashboard to `out` and, unless told not to, each article's report into
     `<out stem>-articles/` beside it. Returns (articles folder, reports written)."""
-    from redline.corpus.store import Store
+    from redline.corpus.store import Store, note_on_stderr
     from redline.errors import InputError
     from redline.report import render_html
 
     folder = out.parent / f"{out.stem}-articles"
-    with Store(store, read_only=True) as opened:
+    with Store(store, read_only=True, on_wait=note_on_stderr) as opened:
         con = opened.connect()
-        page = render_dashboard(con, filters, settings, article_href=lambda doc_id: f"{folder.name}/{doc_id}.html")
+        page = render_dashboard(con, filters, settings, article_href=lambda doc_id: f"{folder.name}/{doc_id}.html",
+                                store_name=str(store))
         written = 0
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

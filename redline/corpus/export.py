@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from redline.corpus.store import CHILD_TABLES
+from redline.corpus.store import CHILD_TABLES, connect_duckdb, note_on_stderr
 from redline.errors import InputError
 
 # documents' columns that change with the run, not with the corpus.
@@ -34,10 +34,7 @@ def export_store(store: Path, out: Path, fmt: str = "parquet", runs: bool = Fals
         raise InputError(f"--format {fmt!r}: choose parquet or csv")
     if not Path(store).is_file():
         raise InputError(f"{store}: no such store")
-    try:
-        con = duckdb.connect(str(store), read_only=True)
-    except duckdb.Error as exc:
-        raise InputError(f"{store}: cannot open the store ({str(exc).splitlines()[0]})") from None
+    con = connect_duckdb(store, read_only=True, on_wait=note_on_stderr)  # waits a while for an ingest to end
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         if "documents" not in tables:

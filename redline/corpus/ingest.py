@@ -45,6 +45,9 @@ class IngestOptions:
     per_host_s: float = 1.0
     quiet: bool = False
     progress_every_s: float = 10.0
+    # Seconds to wait for a store another process holds (a server's request: a moment;
+    # another ingest: until it ends, so the wait gives up and names it).
+    lock_wait_s: float = 60.0
 
 
 @dataclass
@@ -156,7 +159,7 @@ def run_ingest(store_path: Path, sources: list[str], options: IngestOptions) -> 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     progress = None
     try:
-        with Store(store_path) as store:
+        with Store(store_path, wait_s=options.lock_wait_s, on_wait=_say) as store:
             command = {"sources": sources, "components": options.components, "threshold": options.threshold,
                        "precision": options.precision, "map": options.mapping, "engine": options.engine,
                        "workers": options.workers if options.engine == "ray" else None, "argv": sys.argv[1:]}
@@ -183,7 +186,9 @@ def run_ingest(store_path: Path, sources: list[str], options: IngestOptions) -> 
         _say(f"ingest into {store_path}: {tally.line()}; writing the store took {tally.store_s:.1f} s "
              f"of {elapsed:.1f} s")
     if tally.failed:
-        _say(f"{tally.failed} articles failed: see the store's errors table (run_id {run_id})")
+        # "at" quoted: it is a DuckDB keyword, and this is the query a user copies.
+        _say(f"{tally.failed} articles failed: see the store's errors table: "
+             f"SELECT source_ref, reason, \"at\" FROM errors WHERE run_id = '{run_id}' ORDER BY \"at\"")
         return 1
     return 0
 

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from redline.corpus.store import parse_date
-from redline.doc import Actor, Attribution, Claim, Document, Mention, Relation, Role, TechniqueSpan
+from redline.doc import Actor, Attribution, Claim, Document, Mention, Relation, Role
 from redline.errors import InputError
 from redline.io.inputs import ARTICLE_SUFFIXES, HTML_SUFFIXES, MAX_FILE_BYTES, decode_text, is_url, \
     read_file_limited
@@ -465,8 +465,9 @@ def document_from_record(rec: dict[str, Any], text: str, meta: dict[str, Any]) -
         return doc.mention(int(m["start"]), int(m["end"]), m.get("kind", ""))
 
     for s in rec.get("techniques", []):
-        doc.spans.append(TechniqueSpan(int(s["start"]), int(s["end"]), s["technique"], float(s.get("score", 1.0)),
-                                       doc.mention(int(s["start"]), int(s["end"])).text))
+        # The words the model leaned on (`triggers`) come back too: the article's report shows them.
+        doc.add_span(int(s["start"]), int(s["end"]), s["technique"], float(s.get("score", 1.0)),
+                     triggers=[(int(t["start"]), int(t["end"])) for t in s.get("triggers") or []])
     for a in rec.get("actors", []) or []:
         role = a.get("role")
         doc.actors.append(Actor(

@@ -9,7 +9,8 @@ app read them; columns may be added, never renamed):
   id, else ``doc_id``); a known key with another text is a new ``version`` whose
   ``previous_doc_id`` points at the one it follows. Each row records the model, version,
   precision, threshold and components that made it, and the ``run_id`` that stored it.
-* ``spans`` (technique spans), ``actors`` (with their portrayal and ``actor_key``),
+* ``spans`` (technique spans; ``triggers``: the words the model leaned on, as JSON
+  ``[[start, end], ...]``, or null), ``actors`` (with their portrayal and ``actor_key``),
   ``mentions``, ``relations``, ``claims``, ``targets`` (which actor a technique span is
   aimed at): child rows keyed by ``doc_id`` and a position within the document.
 * ``errors``: what could not be ingested, with the reason; ``runs``: each ingest's
@@ -28,6 +29,16 @@ One process writes (DuckDB allows one writer per file); readers open the file wi
 ``duckdb.connect(path, read_only=True)`` or ``Store(path, read_only=True)``. Every
 `add_documents` call is one transaction: a batch is stored whole or not at all, which is
 what makes an ingest killed at any moment resumable.
+
+While one process holds the file (an ingest writing it, or a reader such as a request of
+`redline serve --store`), DuckDB refuses it to every other process that would write, and
+a writer refuses it to readers. `connect_duckdb` tells that refusal from other errors
+(`lock_holder`), waits for the file a bounded time, saying so once, and then gives up
+with `StoreLocked`, naming the process that holds it. The web app does not wait: it
+reads its snapshot instead (`redline.corpus.views`).
+
+The errors table's ``at`` column (when the error was met) is a DuckDB keyword (``AT`` is
+time-travel syntax), so SQL must quote it: ``ORDER BY "at"`` (`Store.errors` does).
 """
 
 from __future__ import annotations
@@ -36,9 +47,10 @@ import datetime as dt
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from redline.doc import Document
 from redline.errors import InputError
@@ -63,7 +75,8 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS spans (
     doc_id VARCHAR, span_id INTEGER, start INTEGER, "end" INTEGER,
-    technique VARCHAR, family VARCHAR, text VARCHAR, score DOUBLE
+    technique VARCHAR, family VARCHAR, text VARCHAR, score DOUBLE,
+    triggers JSON
 );
 CREATE TABLE IF NOT EXISTS actors (
     doc_id VARCHAR, actor_id VARCHAR, name VARCHAR, type VARCHAR, actor_key VARCHAR,
@@ -182,8 +195,9 @@ def child_rows(doc: Document, doc_id: str) -> dict[str, list[tuple]]:
     keys = {a.id: actor_key(a.name, a.type) for a in doc.actors}
     rows: dict[str, list[tuple]] = {name: [] for name in CHILD_TABLES}
     for i, s in enumerate(doc.spans):
+        triggers = json.dumps([[t.start, t.end] for t in s.triggers]) if s.triggers else None
         rows["spans"].append((doc_id, i, s.start, s.end, s.technique, technique_info(s.technique).family,
-                              s.text, float(s.score)))
+                              s.text, float(s.score), triggers))
     for a in doc.actors:
         rows["actors"].append((doc_id, a.id, a.name, a.type, keys[a.id], *_role_fields(a), len(a.mentions)))
         for j, m in enumerate(a.mentions):
@@ -201,6 +215,69 @@ def child_rows(doc: Document, doc_id: str) -> dict[str, list[tuple]]:
     return rows
 
 
+# How long a command waits for a store another process holds (seconds). A request of
+# `redline serve --store` holds it for a second at most; anything that holds it for longer
+# (another ingest, a notebook's connection) has to be stopped by the user, and the message
+# says which process it is. `corpus ingest --lock-wait` sets its own.
+LOCK_WAIT_S = 10.0
+
+
+class StoreLocked(InputError):
+    """Another process holds the store file (module doc), and it stayed held past the wait."""
+
+
+def lock_holder(exc: Exception) -> str | None:
+    """Who holds the file, from DuckDB's lock error ("process 123 (/usr/bin/python3)", or
+    "another process" when DuckDB does not say); None if `exc` is not a lock conflict."""
+    text = str(exc)
+    if "could not set lock" not in text.lower() and "conflicting lock" not in text.lower():
+        return None
+    match = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+    return f"process {match.group(2)} ({match.group(1)})" if match else "another process"
+
+
+def connect_duckdb(path: str | Path, read_only: bool = False, wait_s: float = LOCK_WAIT_S,
+                   on_wait: Callable[[str], None] | None = None):
+    """A DuckDB connection to the store at `path`, waiting up to `wait_s` seconds while
+    another process holds it (`on_wait` hears once that it waits, and why). InputError for
+    a file DuckDB cannot open; StoreLocked if the wait runs out."""
+    import duckdb
+
+    started = time.monotonic()
+    pause, told = 0.05, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            holder = lock_holder(exc)
+            if holder is None:
+                raise InputError(f"{path}: cannot open the store ({_first_line(exc)})") from None
+            left = wait_s - (time.monotonic() - started)
+            if left <= 0:
+                raise StoreLocked(
+                    f"{path}: {holder} holds the store (DuckDB lets one process write a file, and no other open "
+                    f"it meanwhile); waited {wait_s:g} s. Let that process finish or stop it, then run this "
+                    "again" + (" (--lock-wait S waits longer)" if not read_only else "")) from None
+            if on_wait is not None and not told:
+                on_wait(f"{path}: {holder} holds the store; waiting up to {wait_s:g} s for it")
+                told = True
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)  # a request's hold ends in milliseconds; an ingest's does not
+        except duckdb.Error as exc:
+            raise InputError(f"{path}: not a DuckDB store ({_first_line(exc)})") from None
+
+
+def note_on_stderr(message: str) -> None:
+    """The commands' `on_wait`: one line on stderr, as their other messages."""
+    import sys
+
+    print(f"redline: {message}", file=sys.stderr, flush=True)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 class Store:
     """A corpus store file (module doc). Use as a context manager:
 
@@ -208,27 +285,24 @@ class Store:
             store.add_documents(docs, run_id)
     """
 
-    def __init__(self, path: str | Path, read_only: bool = False):
+    def __init__(self, path: str | Path, read_only: bool = False, wait_s: float = LOCK_WAIT_S,
+                 on_wait: Callable[[str], None] | None = None):
         self.path = Path(path)
         self.read_only = read_only
+        self.wait_s, self.on_wait = wait_s, on_wait  # for a store another process holds (connect_duckdb)
         self._con = None
         self._types: dict[str, dict[str, str]] = {}  # column types per table, for _insert
 
     def connect(self):
         """The DuckDB connection (opened, and the schema made, on first use)."""
         if self._con is None:
-            import duckdb
-
             if self.read_only and not self.path.exists():
                 raise InputError(f"{self.path}: no such store")
-            try:
-                self._con = duckdb.connect(str(self.path), read_only=self.read_only)
-            except duckdb.IOException as exc:
-                raise InputError(f"{self.path}: cannot open the store ({exc}); is another ingest writing it?") from None
-            except duckdb.Error as exc:
-                raise InputError(f"{self.path}: not a DuckDB store ({exc})") from None
+            self._con = connect_duckdb(self.path, self.read_only, self.wait_s, self.on_wait)
             if not self.read_only:
                 self._con.execute(SCHEMA)
+                # Columns added since the first stores (CREATE ... IF NOT EXISTS leaves an old table as it was).
+                self._con.execute("ALTER TABLE spans ADD COLUMN IF NOT EXISTS triggers JSON")
                 self._con.execute("INSERT OR IGNORE INTO store_info VALUES ('schema_version', ?)",
                                   [str(SCHEMA_VERSION)])
         return self._con
@@ -326,7 +400,14 @@ class Store:
 
     @staticmethod
     def _insert_error(con, run_id: str | None, source_ref: str, reason: str) -> None:
-        con.execute("INSERT INTO errors VALUES (?, ?, ?, ?)", [run_id, source_ref, reason, _utcnow()])
+        con.execute('INSERT INTO errors (run_id, source_ref, reason, "at") VALUES (?, ?, ?, ?)',
+                    [run_id, source_ref, reason, _utcnow()])
+
+    def errors(self, run_id: str | None = None) -> list[tuple]:
+        """The errors table's rows (run_id, source_ref, reason, at), oldest first; one run's if given."""
+        where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+        return self.connect().execute(f'SELECT run_id, source_ref, reason, "at" FROM errors {where} '
+                                      'ORDER BY "at", source_ref', params).fetchall()
 
     def add_error(self, run_id: str | None, source_ref: str, reason: str) -> None:
         """Record a source that could not be ingested, and why (its own transaction)."""

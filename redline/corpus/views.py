@@ -36,6 +36,7 @@ from urllib.parse import quote
 from fastapi import Query, Request
 
 from redline.corpus.stats import Filters, Settings, compute, parse_date, parse_until, resolve_techniques, to_csv
+from redline.corpus.store import lock_holder
 from redline.errors import InputError
 
 PAGE_SIZE = 50
@@ -105,7 +106,8 @@ class StoreReader:
         try:
             con = duckdb.connect(str(self.path), read_only=True)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
+            # No waiting here (unlike the commands, connect_duckdb): a page reads the snapshot at once.
+            if lock_holder(exc) is None:
                 raise InputError(f"{self.path.name}: cannot open the store ({exc})") from None
             with self._lock:
                 have_snapshot = self._signature is not None and self.snapshot.exists()
