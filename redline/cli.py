@@ -660,14 +660,13 @@ def train(
 def _finetune(labels: Path, out: Path, base: Optional[Path], heldout: float, name: Optional[str], epochs: int,
               seed: int, log: Optional[Path]) -> None:
     """`train --labels`: training/finetune.py, with its figures on stdout."""
-    from redline.training.finetune import FinetuneConfig, finetune
+    from redline.training.finetune import FinetuneConfig, check_out, finetune, resolve_base
     from redline.training.technique import setup_logging
 
     if base is not None and not (base / "config.json").is_file():
         _fail(f"--base {base}: not a technique model folder (no config.json)")
     try:
-        if out.exists() and not out.is_dir():
-            raise RedlineError(f"--out {out}: exists and is not a folder")
+        check_out(out, resolve_base(base))  # before the log file goes into it
         setup_logging(log or out / "train.log")
         report = finetune(FinetuneConfig(labels=labels, out=out, base=base, name=name, epochs=epochs,
                                          heldout=heldout, seed=seed))

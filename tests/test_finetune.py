@@ -90,6 +90,9 @@ def test_train_labels_option_errors(tmp_path):
     assert r.returncode == 2 and b"--labels needs --out" in r.stderr
     r = redline("train", "--labels", FIXTURE, "--out", tmp_path / "m", "--stacker")
     assert r.returncode == 2 and b"--stacker: PTC training options" in r.stderr
+    r = redline("train", "--labels", FIXTURE, "--out", SHIPPED)
+    assert r.returncode == 2 and b"is the model being fine-tuned" in r.stderr
+    assert not (SHIPPED / "train.log").exists()
     r = redline("analyze", "--model", tmp_path, "-", "--components", "lexicon")
     assert r.returncode == 2 and b"not a technique model folder" in r.stderr
 

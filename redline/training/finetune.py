@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -74,6 +75,22 @@ class FinetuneConfig:
     pos_weight: float = 2.0  # the loss weights of training/technique.py
     tech_loss: float = 0.5
     span_loss: float = 1.0
+
+
+def resolve_base(base: Path | None) -> Path:
+    """The model folder to start from: `base`, else $REDLINE_TECHNIQUE_MODEL, else the shipped one."""
+    from redline.components.tagger import DEFAULT_MODEL_DIR
+
+    return Path(base or os.environ.get("REDLINE_TECHNIQUE_MODEL") or DEFAULT_MODEL_DIR)
+
+
+def check_out(out: Path, base_dir: Path) -> None:
+    """Refuse to write over the model being fine-tuned (the shipped one, say), or onto a file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
+    if out.resolve() == base_dir.resolve():
+        raise InputError(f"--out {out} is the model being fine-tuned; write the new model to another folder")
 
 
 # ----------------------------------------------------------------------------- the labels
@@ -192,22 +209,16 @@ def _attention_bias(encoder, ids: torch.Tensor, mask: torch.Tensor, dtype: torch
 
 def finetune(cfg: FinetuneConfig) -> dict:
     """Fine-tune, write the model folder with its card, and return what was measured."""
-    from redline.components.tagger import DEFAULT_MODEL_DIR
     from redline.models.technique_net import TechniqueModel, cpu_runs_bf16_fast
     from redline.training.technique import TrainConfig, build_examples, collate, linear_warmup_decay, set_seed
 
-    import os
-
     t_start = time.time()
-    base_dir = Path(cfg.base or os.environ.get("REDLINE_TECHNIQUE_MODEL") or DEFAULT_MODEL_DIR)
+    base_dir = resolve_base(cfg.base)
     # As the user named it: the card and config do not carry this machine's install path.
     base_shown = str(cfg.base) if cfg.base else (
         os.environ.get("REDLINE_TECHNIQUE_MODEL") or "the model shipped with redline")
     out = Path(cfg.out)
-    if out.exists() and out.resolve() == base_dir.resolve():
-        raise InputError(f"--out {out} is the model being fine-tuned; write the new model to another folder")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
+    check_out(out, base_dir)
     if not 0.0 <= cfg.heldout < 1.0:
         raise InputError(f"--heldout {cfg.heldout}: give a fraction from 0 to below 1")
     if cfg.epochs < 1:
