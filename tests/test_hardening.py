@@ -183,3 +183,52 @@ def test_texts_over_the_measured_limit_are_refused_with_the_figure():
         redline.analyze("They lie. " * 6_001, components=FAST)
     doc = redline.analyze(("They are traitors! " * 4_000)[:MAX_CHARS], components=FAST)
     assert len(doc.text) == MAX_CHARS and doc.spans
+
+
+# --- long texts in bounded pieces ------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "a" * 25_000,  # no break at all: hard cuts
+    ("One sentence here. " * 40 + "\n\n") * 30,
+    ("word " * 3000),
+    "x\n" * 9_000 + "   \n\n  ",  # trailing whitespace joins the last piece
+    "short text",
+])
+def test_parse_pieces_cover_the_text_exactly(text):
+    from redline.components.nlp import parse_pieces
+    pieces = parse_pieces(text, 1_000)
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+    assert all(0 < e - s <= 1_000 or (s, e) == pieces[-1] for s, e in pieces)
+    assert all(not text[s].isspace() for s, _ in pieces[1:])  # a piece starts at a word
+
+
+def test_a_long_text_is_parsed_in_bounded_pieces_with_true_offsets(monkeypatch):
+    """Before: one spaCy call over the whole text (+245 MB peak at 60,000 characters)."""
+    from redline.components import nlp as nlp_mod
+    nlp = nlp_mod.get_nlp()
+    seen = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(nlp, name)
+
+        def __call__(self, text):
+            seen.append(len(text))
+            return nlp(text)
+
+    monkeypatch.setattr(nlp_mod, "get_nlp", lambda: Spy())
+    paragraphs = ARTICLE + " The minister, Jane Smith, said so in Paris.\n\n"
+    text = (paragraphs * 300)[:24_000].rstrip() + "."
+    whole = nlp(text)
+    parsed = nlp_mod.parse_text(text)
+    assert len(seen) == 3 and max(seen) <= nlp_mod.PARSE_PIECE and sum(seen) == len(text)
+    assert parsed.text == text
+    assert [(t.idx, t.text) for t in parsed] == [(t.idx, t.text) for t in whole]
+    for t in parsed:
+        assert text[t.idx:t.idx + len(t.text)] == t.text
+    for ent in parsed.ents:
+        assert text[ent.start_char:ent.end_char] == ent.text
+    # The pieces' parses equal the whole one away from the cuts.
+    agree = sum(a.dep_ == b.dep_ and a.head.i == b.head.i for a, b in zip(parsed, whole))
+    assert agree >= 0.99 * len(whole)
+    assert {(e.start_char, e.label_) for e in parsed.ents} == {(e.start_char, e.label_) for e in whole.ents}
