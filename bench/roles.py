@@ -38,16 +38,74 @@ def macro_f1(gold: list[str], pred: list[str]) -> float:
     return macro_f1_ids(np.array([ids[x] for x in gold]), np.array([ids[x] for x in pred]), len(MAIN_ROLES))
 
 
+def semeval_pass(args) -> int:
+    """SemEval-2025 Task 10 articles through the full pipeline with the fold models that held
+    them out: main-role accuracy on the gold mentions that an actor's mention overlaps."""
+    from redline.components.roles import (camp_edges, fix_offsets, load_role_model, read_article,
+                                          read_mentions)
+    from redline.doc import Document
+    from redline.pipeline import Pipeline
+
+    tau = load_role_model().abstain_below
+    root = args.data / "semeval2025-task10-en"
+    rows = read_mentions(root / "train-annotations.txt")
+    names = ("tagger", "actors", "relations", "claims", "roles")
+    dump = args.dump.open("w", encoding="utf-8") if args.dump else None
+    gold_rows, found = [], 0
+    fold_dirs = sorted(p for p in args.folds.iterdir() if (p / "config.json").exists())
+    for fold in fold_dirs:
+        cfg = json.loads((fold / "config.json").read_text())
+        held = cfg["held_out_semeval_articles"][: args.limit or None]
+        pipe = Pipeline.from_names(names, roles={"model_dir": fold})
+        for aid in held:
+            text = read_article(root / "train-documents", aid)
+            doc = pipe(Document(id=aid, text=text))
+            gold_of: dict[str, str] = {}
+            for r_aid, mention, s, e, labels in rows:
+                if r_aid != aid:
+                    continue
+                fs, fe = fix_offsets(text, mention, s, e)
+                hit = next((a for a in doc.actors if any(m.start < fe and fs < m.end for m in a.mentions)), None)
+                gold_rows.append((labels[0], hit.role.guess if hit and hit.role else None))
+                if hit is not None and hit.role is not None:
+                    found += 1
+                    gold_of.setdefault(hit.id, labels[0])
+            if dump:
+                dump.write(json.dumps({
+                    "article": aid, "fold": cfg.get("fold"), "set": "semeval",
+                    "actors": [{"id": a.id, "type": a.type, "gold": gold_of.get(a.id),
+                                "probs": list((a.role.evidence.get("reading_from_its_own_words")
+                                               or a.role.probabilities).values()) if a.role else None}
+                               for a in doc.actors],
+                    "edges": camp_edges(doc)}) + "\n")
+    if dump:
+        dump.close()
+    hits = [(g, p) for g, p in gold_rows if p is not None]
+    print(f"semeval through the pipeline: {len(gold_rows)} gold mentions, {found} on an actor "
+          f"({found / max(len(gold_rows), 1):.3f}); accuracy on those "
+          f"{sum(g == p for g, p in hits) / max(len(hits), 1):.3f}, macro-F1 "
+          f"{macro_f1([g for g, _ in hits], [p for _, p in hits]):.3f} (abstention threshold {tau:.2f} not applied)")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--folds", type=Path, default=ROOT / "runs" / "roles" / "folds")
     ap.add_argument("--limit", type=int, default=0, help="articles per fold (0: all)")
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="write each held-out article's actors (text-only role probabilities, matched gold "
+                         "role) and camp edges as JSONL, for `python -m redline.training.camps`")
+    ap.add_argument("--set", choices=("narrative", "semeval"), default="narrative",
+                    help="semeval: the SemEval-2025 articles through the full pipeline instead, each gold "
+                         "mention tied to the actor whose mention overlaps it")
     args = ap.parse_args()
+    if args.set == "semeval":
+        return semeval_pass(args)
 
     from actors import match_gold_entity
 
-    from redline.components.roles import load_role_model
+    from redline.components.roles import camp_edges, load_role_model
     from redline.training.roles import PRONOUNS, narrative_gold
     from redline.doc import Document
     from redline.pipeline import Pipeline
@@ -65,6 +123,7 @@ def main() -> int:
     if not fold_dirs:
         print(f"no fold models in {args.folds}: run `python -m redline.training.roles --cv-only` first")
         return 2
+    dump = args.dump.open("w", encoding="utf-8") if args.dump else None
     for fold in fold_dirs:
         cfg = json.loads((fold / "config.json").read_text())
         held = [a for a in cfg["held_out_narrative_articles"] if a in texts]
@@ -76,6 +135,7 @@ def main() -> int:
             doc = pipe(Document(id=aid, text=text))
             n_articles += 1
             by_id = {a.id: a for a in doc.actors}
+            gold_of: dict[str, str] = {}
             for ent, role in gold.get(aid, []):
                 if ent.lower() in PRONOUNS or ent.lower() not in text.lower():
                     continue
@@ -86,6 +146,17 @@ def main() -> int:
                 found += 1
                 r = by_id[aid_match].role
                 rows.append((role, r.guess, r.guess if r.score >= tau else None))
+                gold_of.setdefault(aid_match, role)
+            if dump:
+                dump.write(json.dumps({
+                    "article": aid, "fold": cfg.get("fold"),
+                    "actors": [{"id": a.id, "type": a.type, "gold": gold_of.get(a.id),
+                                "probs": list((a.role.evidence.get("reading_from_its_own_words")
+                                               or a.role.probabilities).values()) if a.role else None}
+                               for a in doc.actors],
+                    "edges": camp_edges(doc)}) + "\n")
+    if dump:
+        dump.close()
     secs = time.time() - t0
     g = [r[0] for r in rows]
     guess = [r[1] for r in rows]

@@ -71,6 +71,8 @@ def test_the_op_eds_villains_and_heroes(op_ed):
         role = names[villain].role
         assert role.guess == "Antagonist" and role.main in ("Antagonist", None), (villain, role)
     assert names["Assad regime"].role.main == "Antagonist"  # "the terrorist Assad regime"
+    # Iran backs Assad and faces off with the Syrian people; Russia arms Iran (the camps)
+    assert names["Iran"].role.main == "Antagonist" and names["Russia"].role.main == "Antagonist"
     for good in ("Syrian people", "Levant revolutionaries"):
         role = names[good].role
         assert role.guess in ("Protagonist", "Innocent") and role.main != "Antagonist", (good, role)
@@ -82,7 +84,42 @@ def test_role_evidence_points_into_the_text(op_ed):
     names = {a.name: a for a in op_ed.actors}
     ev = names["Assad regime"].role.evidence
     assert ev.get("techniques_on_mentions")  # "the terrorist Assad regime"
-    assert all(isinstance(v, (int, dict)) for v in ev.values())
+    assert all(isinstance(v, (int, dict, list)) for v in ev.values())
+    # the company it keeps, by name: Iran backs the regime, the Syrian people rose against it
+    assert "Iran" in ev["allied_with"] and "Syrian people" in ev["harmed_by"]
+    iran = names["Iran"].role
+    assert set(iran.evidence["allied_with"]) >= {"Assad regime", "Russia"}
+    own = iran.evidence["reading_from_its_own_words"]  # shown because the company revised it
+    assert set(own) == set(MAIN_ROLES) and abs(sum(own.values()) - 1) < 1e-3
+    assert iran.probabilities["Antagonist"] > own["Antagonist"]
+    assert all(name in names for a in op_ed.actors for key in ("allied_with", "harms", "harmed_by")
+               for name in a.role.evidence.get(key, []))
+
+
+def test_camps_revise_a_role_by_the_company_it_keeps():
+    import numpy as np
+
+    from redline.models.portrayal import camp_update
+
+    # lift tables shaped like the fitted ones: allies share a side; whoever harms an
+    # Innocent is an Antagonist (rows: this actor, columns: the other; P, A, I order)
+    camps = {"ally": [[1.6, 0.6, 1.0], [0.6, 1.5, 0.8], [1.0, 0.8, 1.3]],
+             "harm": [[0.9, 1.4, 0.5], [1.0, 0.7, 1.6], [1.2, 1.0, 0.6]], "weight": 1.0, "rounds": 2}
+    probs = np.array([[0.10, 0.80, 0.10],    # 0: a clear villain
+                      [0.30, 0.40, 0.30],    # 1: unclear, allied with 0
+                      [0.33, 0.34, 0.33],    # 2: unclear, allied with 1 only (a chain)
+                      [0.10, 0.10, 0.80],    # 3: a clear victim, harmed by 4
+                      [0.35, 0.30, 0.35],    # 4: unclear, harms 3
+                      [0.20, 0.50, 0.30]])   # 5: no relation at all
+    edges = [(0, 1, "ally"), (1, 2, "ally"), (4, 3, "harm")]
+    out = camp_update(probs, edges, camps)
+    assert np.allclose(out.sum(1), 1.0)
+    assert out[1, 1] > probs[1, 1] + 0.1 and out[1].argmax() == 1
+    assert out[2, 1] > probs[2, 1]  # reached through 1 in the second round
+    assert out[4].argmax() == 1  # harming a victim
+    assert np.array_equal(out[5], probs[5])  # no edges: its reading is kept exactly
+    assert np.array_equal(camp_update(probs, edges, {**camps, "weight": 0.0}), probs)
+    assert np.array_equal(camp_update(probs, [], camps), probs)
 
 
 def test_quote_mask_and_spread():

@@ -12,9 +12,16 @@ on held-out articles); under the model's abstention threshold the actor gets
 `main: None` ("unclear") and keeps its best `guess`.
 
 Each role carries its evidence, the signals a reader can check in the text: the
-technique spans that overlap the actor's mentions, the relations in which the actor
-harms or supports others or is harmed or supported, how many of its mentions are in
-quotes, and how many claims it vouches for.
+technique spans that overlap the actor's mentions, whom the relations show it allied
+with, harming, or harmed by, how many of its mentions are in quotes, and how many claims
+it vouches for.
+
+Camps. A reader casts an actor partly by the company it keeps: whoever arms the villain
+is on the villain's side. After the network, the relations between actors (ally: supports,
+arms, deploys; harm: attacks, kills, threatens, accuses) revise each actor's probabilities
+by loopy belief propagation (`redline.models.portrayal.camp_update`; tables and weight
+fitted on held-out articles by `redline.training.camps`); an actor so revised also shows
+`reading_from_its_own_words`, the network's reading before the revision.
 
 `frame_mentions(mentions_tsv, docs_dir)` labels SemEval-format mention files (that task
 has no "unclear": it always writes the best guess).
@@ -95,6 +102,8 @@ def actor_windows(states, out, sp, quotes, occurrences: list[tuple[int, int]]):
 
 HARM_TYPES = {"attack", "kill_injure", "threaten", "accuse"}
 SUPPORT_TYPES = {"support", "give_aid"}
+ALLY_TYPES = SUPPORT_TYPES | {"supply_arms"}
+PLACE_TYPES = {"GPE", "LOC", "FAC"}
 
 
 def role_evidence(doc: Document, actor, quotes) -> dict:
@@ -107,17 +116,6 @@ def role_evidence(doc: Document, actor, quotes) -> dict:
     ev: dict = {}
     if aimed:
         ev["techniques_on_mentions"] = dict(sorted(aimed.items(), key=lambda kv: -kv[1]))
-    counts = {"harms_others": 0, "harmed_by_others": 0, "supports_others": 0, "supported_by_others": 0}
-    for r in doc.relations:
-        if r.subject == r.object:
-            continue
-        if r.type in HARM_TYPES:
-            counts["harms_others"] += r.subject == actor.id
-            counts["harmed_by_others"] += r.object == actor.id
-        elif r.type in SUPPORT_TYPES:
-            counts["supports_others"] += r.subject == actor.id
-            counts["supported_by_others"] += r.object == actor.id
-    ev.update({k: v for k, v in counts.items() if v})
     quoted = sum(1 for s, _ in spans if s < len(quotes) and quotes[s])
     if quoted:
         ev["mentions_in_quotes"] = quoted
@@ -125,6 +123,40 @@ def role_evidence(doc: Document, actor, quotes) -> dict:
     if speaks:
         ev["claims_it_vouches_for"] = speaks
     return ev
+
+
+def camp_edges(doc: Document) -> list[tuple[int, int, str]]:
+    """The relations that put two actors on one side ("ally": X supports, arms or sends Y)
+    or on opposite sides ("harm": X attacks, kills, threatens or accuses Y), as index
+    pairs into doc.actors, each pair and kind once (repeating a relation is not more
+    evidence of a side). Deploying into a place ("Russia's intervention in Syria") allies
+    no one with the place."""
+    pos = {a.id: i for i, a in enumerate(doc.actors)}
+    places = {a.id for a in doc.actors if a.type in PLACE_TYPES}
+    edges: set[tuple[int, int, str]] = set()
+    for r in doc.relations:
+        if r.subject == r.object or r.subject not in pos or r.object not in pos:
+            continue
+        i, j = pos[r.subject], pos[r.object]
+        if r.type in HARM_TYPES:
+            edges.add((i, j, "harm"))
+        elif r.type in ALLY_TYPES or (r.type == "deploy" and r.object not in places):
+            edges.add((min(i, j), max(i, j), "ally"))
+    return sorted(edges)
+
+
+def camp_company(k: int, edges: list[tuple[int, int, str]], names: list[str]) -> dict[str, list[str]]:
+    """Actor k's side in the story as a reader can check it: whom it is allied with, whom
+    it harms, who harms it."""
+    out: dict[str, list[str]] = {}
+    for i, j, kind in edges:
+        if kind == "ally" and k in (i, j):
+            out.setdefault("allied_with", []).append(names[j if i == k else i])
+        elif kind == "harm" and i == k:
+            out.setdefault("harms", []).append(names[j])
+        elif kind == "harm" and j == k:
+            out.setdefault("harmed_by", []).append(names[i])
+    return out
 
 
 # ----------------------------------------------------------------------------- component
@@ -142,7 +174,7 @@ class RoleLabeler:
         check_head(self.model.config, "roles", "redline train-roles")
 
     def __call__(self, doc: Document) -> Document:
-        from redline.models.portrayal import quote_mask, spread
+        from redline.models.portrayal import MAIN_ROLES, camp_update, quote_mask, spread
 
         if doc.actors:
             out, sp, quotes = technique_output(doc), parse(doc), quote_mask(doc.text)
@@ -150,9 +182,22 @@ class RoleLabeler:
             groups = [actor_windows(states, out, sp, quotes,
                                     spread([(m.start, m.end) for m in a.mentions]))
                       for a in doc.actors]
-            for actor, p in zip(doc.actors, self.model.predict(groups)):
+            main_logits, fine_logits = self.model.logits(groups)
+            text_probs = self.model.main_probabilities(main_logits)
+            edges = camp_edges(doc)
+            camps = self.model.config.get("camps") or {}
+            probs = camp_update(text_probs, edges, camps)
+            names = [a.name for a in doc.actors]
+            for k, (actor, p) in enumerate(zip(doc.actors, self.model.decode(main_logits, fine_logits, probs))):
+                evidence = role_evidence(doc, actor, quotes)
+                company = camp_company(k, edges, names)
+                evidence.update(company)  # allied_with, harms, harmed_by: names a reader can check
+                if company and camps.get("weight"):
+                    # the company revised the reading: show the one from the words around it alone
+                    evidence["reading_from_its_own_words"] = {r: round(float(x), 4)
+                                                              for r, x in zip(MAIN_ROLES, text_probs[k])}
                 actor.role = Role(main=p.main, fine=p.fine if p.main else [], score=p.score, guess=p.guess,
-                                  probabilities=p.probabilities, evidence=role_evidence(doc, actor, quotes))
+                                  probabilities=p.probabilities, evidence=evidence)
         cfg = self.model.config
         doc.model["roles"] = {"name": cfg.get("name", "redline-portrayal"), "version": cfg.get("version"),
                               "abstain_below": cfg.get("abstain_below"),

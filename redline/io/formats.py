@@ -128,7 +128,9 @@ def evidence_items(evidence: dict[str, Any], pretty: bool = False) -> list[tuple
     for key, value in evidence.items():
         if isinstance(value, dict):
             named = {(str(k).replace("_", " ") if pretty else str(k)): v for k, v in value.items()}
-            text = ", ".join(f"{k} {times}{_number(v)}" if isinstance(v, (int, float)) else f"{k}: {v}"
+            # counts read "Doubt x2"; probabilities (floats under 1) read "Antagonist 0.42"
+            text = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) and 0 <= v < 1 else
+                             f"{k} {times}{_number(v)}" if isinstance(v, (int, float)) else f"{k}: {v}"
                              for k, v in named.items())
         elif isinstance(value, (list, tuple)):
             text = ", ".join(str(v) for v in value)

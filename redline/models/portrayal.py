@@ -299,11 +299,18 @@ class PortrayalModel:
             return np.zeros((0, len(MAIN_ROLES)), np.float32), np.zeros((0, len(ALL_FINE)), np.float32)
         return np.concatenate(mains), np.concatenate(fines)
 
-    def decode(self, main_logits: np.ndarray, fine_logits: np.ndarray) -> list[Portrayal]:
+    def main_probabilities(self, main_logits: np.ndarray) -> np.ndarray:
+        """Calibrated main-role probabilities (temperature fitted on held-out articles)."""
         z = main_logits / self.temperature
         z = z - z.max(1, keepdims=True)
         pm = np.exp(z)
-        pm /= pm.sum(1, keepdims=True)
+        return pm / pm.sum(1, keepdims=True)
+
+    def decode(self, main_logits: np.ndarray, fine_logits: np.ndarray,
+               main_probs: np.ndarray | None = None) -> list[Portrayal]:
+        """Roles from the network's logits; `main_probs` replaces the calibrated main-role
+        probabilities when a later step (the camps, `camp_update`) has revised them."""
+        pm = self.main_probabilities(main_logits) if main_probs is None else main_probs
         pf = 1.0 / (1.0 + np.exp(-fine_logits))
         out = []
         for m_probs, f_probs in zip(pm, pf):
@@ -322,3 +329,57 @@ class PortrayalModel:
         if not groups:
             return []
         return self.decode(*self.logits(groups))
+
+
+# ----------------------------------------------------------------------------- camps
+
+def camp_update(probs: np.ndarray, edges: list[tuple[int, int, str]], camps: dict) -> np.ndarray:
+    """Revise each actor's main-role probabilities by the company it keeps in the story.
+
+    A reader casts an actor partly by its relations: whoever arms the villain, or attacks
+    the victims, is on the villain's side; whoever is attacked by the villain leans victim.
+    `edges` are (i, j, kind): kind "ally" (i supports, arms or deploys j; undirected) or
+    "harm" (i attacks, kills, threatens or accuses j). `camps` holds, per kind, the lift
+    table L[r_i, r_j] = P(r_i, r_j) / (P(r_i) P(r_j)) of the two actors' roles (estimated
+    on held-out pipeline readings, `redline.training.camps`), the weight of one edge and the
+    number of rounds. This is loopy belief propagation over the relation graph with the
+    network's readings as unary terms: each round, every edge carries to one end the
+    other end's reading through the table, that end's other messages included but not
+    the one it got from this end (no echo), so a second round lets a chain "Russia arms
+    Iran, Iran backs Assad" reach Russia. An actor's log-probabilities gain `weight` times
+    the log of each message it receives; an actor without edges keeps its reading exactly.
+    """
+    weight = float(camps.get("weight", 0.0))
+    if not edges or weight <= 0:
+        return probs
+    tables = {k: np.asarray(camps[k], dtype=np.float64) for k in ("ally", "harm")}
+    p = np.clip(probs.astype(np.float64), 1e-9, 1.0)
+    # directed messages: (sender, receiver, table seen from the receiver's side)
+    arcs = []
+    for i, j, kind in edges:
+        table = tables[kind]
+        arcs.append((j, i, table))  # rows: i's role, columns: j's role
+        arcs.append((i, j, table if kind == "ally" else table.T))
+    msgs = [np.ones(3) for _ in arcs]
+    for _ in range(int(camps.get("rounds", 1))):
+        log_in = np.zeros_like(p)
+        for (_, rcv, _), m in zip(arcs, msgs):
+            log_in[rcv] += np.log(m)
+        new = []
+        for k, (snd, rcv, table) in enumerate(arcs):
+            # all the sender has heard but what this receiver told it (arcs come in pairs)
+            z = np.log(p[snd]) + weight * (log_in[snd] - np.log(msgs[k ^ 1]))
+            belief = np.exp(z - z.max())
+            m = table @ (belief / belief.sum())
+            new.append(m / m.sum() * 3)  # scale-free; keeps numbers near 1
+        msgs = new
+    z = np.log(p)
+    for (_, rcv, _), m in zip(arcs, msgs):
+        z[rcv] += weight * np.log(m)
+    z -= z.max(1, keepdims=True)
+    q = np.exp(z)
+    q /= q.sum(1, keepdims=True)
+    out = probs.copy()
+    linked = sorted({i for e in edges for i in e[:2]})
+    out[linked] = q[linked].astype(probs.dtype)  # the rest keep their reading bit for bit
+    return out
