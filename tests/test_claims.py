@@ -167,6 +167,10 @@ def test_page_furniture_is_not_a_claim():
                  "FILE PHOTO: Theresa May in London", "Syrian troops in Aleppo. REUTERS/Omar Sanadiki",
                  "Photo: Reuters"):
         assert not_claim_reason(line), line
+    # a time stamp glued into a longer line of page text is a sentence of its own, still no claim
+    glued = ("Quentin Lamar Smith was charged on Sunday By WCMH Staff and The Associated Press "
+             "Published: February 11, 2018, 4:45 pm Updated: February 11, 2018, 6:02 pm")
+    assert not_claim_reason("Published: February 11, 2018, 4:45 pm", line=glued) == "dateline"
     for sentence in ("Also on Tuesday, Putin said 300 troops had left.", "Russia sent 300 troops to Syria in 2015.",
                      "Related to this, the army lost 40 men.", "A video by the group showed 40 bodies in 2016.",
                      "A Reuters/Ipsos poll found 45 percent support.", "The law bans (a) guns, (b) knives and (c) clubs."):

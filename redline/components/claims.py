@@ -337,8 +337,8 @@ def not_claim_reason(text: str, seen: set[str] = frozenset(), line: str | None =
         return "caption"
     if _BYLINE.match(line) and len(line.split()) <= 12:
         return "byline"
-    if _DATELINE.match(line) and len(line.split()) <= 12:
-        return "dateline"
+    if (_DATELINE.match(line) and len(line.split()) <= 12) or (_DATELINE.match(stripped) and len(stripped.split()) <= 12):
+        return "dateline"  # also a time stamp glued into a longer line ("... Published: February 11, 2018, 4:45 pm")
     if not first_line and not line_has_verb and len(line.split()) <= 20 and not _LINE_END.search(line):
         return "caption or heading"
     if _norm_sentence(stripped) in seen:
