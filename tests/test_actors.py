@@ -203,6 +203,17 @@ def test_places_and_platforms_that_only_describe_are_not_actors():
     assert mention_texts(names["New York"]) == {"new york"} and len(names["New York"].mentions) == 1
 
 
+def test_handles_join_their_names_and_groups_drop_a_possessive():
+    doc = actors_of("Just spoke to the governor about the horrible shooting of two great police officers.\n"
+                    "— Donald J. Trump (@realDonaldTrump) February 11, 2018\n"
+                    "President Donald Trump later called the officers heroes. \"Everyone should be as upset "
+                    "about this as America’s law enforcement officers are,\" the commissioner wrote.")
+    assert not any(m.text.startswith("@") and len(a.mentions) == 1 for a in doc.actors for m in a.mentions)
+    trump = [a for a in doc.actors if "@realdonaldtrump" in mention_texts(a)]
+    assert len(trump) == 1 and "donald j. trump" in mention_texts(trump[0])
+    assert not any(m.text.startswith(("’s", "'s")) for a in doc.actors for m in a.mentions)
+
+
 def test_capitals_and_seats_of_power():
     doc = actors_of("Brussels warned London on Friday. Number 10 and Downing Street said the talks in Brussels "
                     "had failed. Washington and the Kremlin agreed, and Moscow sent a delegation.")

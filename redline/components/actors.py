@@ -605,8 +605,8 @@ class _Builder:
                     left = i + 1
                     break
             content = [t for t in sp[left:tok.i] if t.text.lower() not in GENERIC_MODS and not t.like_num
-                       and t.dep_ not in ("det", "punct", "cc", "predet", "nummod", "quantmod", "advmod")
-                       and t.pos_ not in ("NUM", "PUNCT", "ADV", "DET")]
+                       and t.dep_ not in ("det", "punct", "cc", "predet", "nummod", "quantmod", "advmod", "case")
+                       and t.pos_ not in ("NUM", "PUNCT", "ADV", "DET") and t.tag_ != "POS"]  # not "’s"
             if content:  # start the phrase at its first content word ("the" just before it stays)
                 first = content[0].i
                 left = first - 1 if first > left and sp[first - 1].lower_ == "the" else first
@@ -1210,6 +1210,40 @@ def _drop_places(sp, groups: dict[str, list[Cand]]) -> None:
                 del groups[k]
 
 
+def _letters(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _resolve_handles(text: str, groups: dict[str, list[Cand]]) -> None:
+    """Social-media handles ("@realDonaldTrump", "@JohnKasich") are not actors of their own:
+    a handle in brackets right after a name (an embedded tweet's signature, "— Donald J.
+    Trump (@realDonaldTrump)") or spelling an actor's name letter for letter joins that
+    actor; any other handle is dropped (the name, where the text gives it, carries it)."""
+    def is_handle(c: Cand) -> bool:
+        return text[c.start:c.end].startswith("@")
+
+    by_end = {c.end: k for k, cs in groups.items() for c in cs if not is_handle(c)}
+    by_letters: dict[str, set[str]] = defaultdict(set)
+    for k, cs in groups.items():
+        for c in cs:
+            if not is_handle(c):
+                by_letters[_letters(c.name or text[c.start:c.end])].add(k)
+    for k in list(groups):
+        handles = [c for c in groups[k] if is_handle(c)]
+        if not handles:
+            continue
+        groups[k] = [c for c in groups[k] if not is_handle(c)]
+        for c in handles:
+            before = re.search(r"\s*\($", text[max(0, c.start - 3):c.start])
+            target = by_end.get(c.start - len(before.group(0))) if before else None
+            if target is None and len(by_letters.get(_letters(text[c.start + 1:c.end]), ())) == 1:
+                target = next(iter(by_letters[_letters(text[c.start + 1:c.end])]))
+            if target is not None and target in groups:
+                groups[target].append(c)
+        if not groups[k]:
+            del groups[k]
+
+
 def _drop_headline_guesses(b: _Builder, groups: dict[str, list[Cand]]) -> None:
     """Names spaCy found only inside a title-case headline, where it guesses ("Bill",
     "Referendum", "Tories Cheer"), unless each of their words is also capitalised in the body
@@ -1356,6 +1390,7 @@ def build_actors(doc: Document, cast_model=None) -> tuple[list[Actor], ActorInde
         if k:
             groups[k].append(c)
     _join_bare_groups(groups)
+    _resolve_handles(doc.text, groups)
     _drop_places(sp, groups)
     _drop_headline_guesses(b, groups)
     if cast_model is not None:
