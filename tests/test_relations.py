@@ -102,6 +102,8 @@ CASES = [
     ("Iran denied attacking Saudi Arabia.", set(), {("Iran", "attack", "Saudi Arabia")}),
     ("Turkey refused to support Sweden.", set(), {("Turkey", "support", "Sweden")}),
     ("Iran threatened to attack Israel.", {("Iran", "threaten", "Israel")}, {("Iran", "attack", "Israel")}),
+    ("Candace Smith said she threatened to leave Quentin Smith.", set(),
+     {("Candace Smith", "threaten", "Quentin Smith")}),
     # context decides the type
     ("Russia sent tanks to Syria.", {("Russia", "supply_arms", "Syria")}, set()),
     ("Russia gave credit to China.", set(), {("Russia", "give_aid", "China")}),

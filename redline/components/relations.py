@@ -481,9 +481,11 @@ class _Extractor:
                     patients = self.objects_of(tok, typ)
                     if typ == "demand":  # "demanding Obama make a pledge"
                         patients += [a for c in tok.children if c.dep_ == "ccomp" for a in self.reported_about(c)]
-                    if typ == "threaten":  # "threatened to attack Israel": Israel is threatened
+                    if typ == "threaten":  # "threatened to attack Israel": Israel is threatened,
+                        # but not Quentin in "threatens to leave Quentin"
                         patients += [a for c in tok.children if c.dep_ == "xcomp"
-                                     for a in self.objects_of(c, relation_type(c.lemma_) or "attack")]
+                                     and relation_type(c.lemma_) in ("attack", "kill_injure", "accuse", "threaten")
+                                     for a in self.objects_of(c, relation_type(c.lemma_))]
                 if tok.dep_ == "relcl" and self._object_relative(tok):
                     patients += self.actors_of(tok.head)  # "the rebels (whom) Iran supports"
                 if typ == "deploy":
