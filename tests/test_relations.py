@@ -102,6 +102,11 @@ CASES = [
     ("Iran denied attacking Saudi Arabia.", set(), {("Iran", "attack", "Saudi Arabia")}),
     ("Turkey refused to support Sweden.", set(), {("Turkey", "support", "Sweden")}),
     ("Iran threatened to attack Israel.", {("Iran", "threaten", "Israel")}, {("Iran", "attack", "Israel")}),
+    # the doer of a passive act named by an idiom, and the one a gerund says is spared (or not)
+    ("Hundreds of Yazidi civilians were killed at the hands of ISIS.", {("ISIS", "kill_injure", "Yazidi civilians")},
+     set()),
+    ("Nothing will save Iran from being crushed under the boots of the Syrian rebels.",
+     {("Syrian rebels", "attack", "Iran")}, set()),
     ("Candace Smith said she threatened to leave Quentin Smith.", set(),
      {("Candace Smith", "threaten", "Quentin Smith")}),
     # context decides the type

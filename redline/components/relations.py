@@ -470,7 +470,11 @@ class _Extractor:
                 tok.dep_ == "acl" and lemma not in STATIVE_PARTICIPLES))
             if passive:
                 agents = [g for c in tok.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
+                agents += self.idiom_agents(tok)
                 patients = self.passive_subject(tok) + self.objects_of(tok, typ)
+                if tok.dep_ == "pcomp" and tok.head.lower_ == "from" and tok.head.head.pos_ == "VERB":
+                    # "save them from being crushed": the one spared (or not) is the one crushed
+                    patients += [a for c in tok.head.head.children if c.dep_ == "dobj" for a in self.actors_of(c)]
                 if tok.dep_ == "acl":  # "civilians killed by the regime": the noun is the patient
                     patients += self.actors_of(tok.head)
             else:
@@ -493,6 +497,18 @@ class _Extractor:
                 if not patients and typ != "state":  # "noted ... and told X": X is a hearer
                     patients = self.shared_object(tok, typ)
             yield from self.emit(agents, patients, lemma if not prt else f"{lemma} {prt}", typ, tok)
+
+    def idiom_agents(self, verb) -> list:
+        """The doer of a passive act named by an idiom: "killed at the hands of militias",
+        "crushed under the boots of the revolutionaries"."""
+        out = []
+        for c in verb.children:
+            if c.dep_ == "prep" and c.lower_ in ("at", "under", "beneath"):
+                for g in c.children:
+                    if g.dep_ == "pobj" and g.lemma_.lower() in ("hand", "boot", "heel", "foot", "jackboot"):
+                        out += [p for o in g.children if o.dep_ == "prep" and o.lower_ == "of"
+                                for p in o.children if p.dep_ == "pobj"]
+        return out
 
     def _object_relative(self, verb) -> bool:
         """Does the relative clause leave its object to the noun it modifies?"""
