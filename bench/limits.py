@@ -13,6 +13,7 @@ analyses a text of that length made of PTC dev articles joined, and prints
     python bench/limits.py --chars 60000
     python bench/limits.py --chars 20000 60000 120000 --breakdown
     python bench/limits.py --chars 60000 --components tagger
+    python bench/limits.py --chars 100000 --one-line      # no line breaks at all
 
 Figures on a shared machine include other processes' contention for the cores: time
 inflates, memory does not. Nothing is sent anywhere; everything runs in-process.
@@ -50,7 +51,7 @@ def reset_peak() -> bool:
         return False
 
 
-def long_text(n: int) -> str:
+def long_text(n: int, one_line: bool = False) -> str:
     dev = ROOT.parent / "shared" / "data" / "ptc" / "dev-articles"
     parts = [p.read_text(encoding="utf-8") for p in sorted(dev.glob("*.txt"))]
     if not parts:
@@ -58,11 +59,28 @@ def long_text(n: int) -> str:
     text = "\n\n".join(parts)
     while len(text) < n:
         text += "\n\n" + text
+    if one_line:  # the worst layout: no line break to cut the parse at
+        text = " ".join(text.split())
+        while len(text) < n:
+            text += " " + text
     return text[:n - 1].rstrip() + "."
 
 
+def bad_offsets(node, text: str):
+    """Every {"start", "end", "text"} in the document's JSON that does not slice the text."""
+    if isinstance(node, dict):
+        if {"start", "end", "text"} <= node.keys() and isinstance(node["start"], int):
+            if text[node["start"]:node["end"]] != node["text"]:
+                yield node
+        for value in node.values():
+            yield from bad_offsets(value, text)
+    elif isinstance(node, list):
+        for value in node:
+            yield from bad_offsets(value, text)
+
+
 def child(chars: int, components: tuple[str, ...] | None, breakdown: bool, repeat: int,
-          past_limit: bool = False) -> dict:
+          past_limit: bool = False, one_line: bool = False) -> dict:
     import redline
     from redline.doc import Document
     from redline.pipeline import check_text, default_pipeline
@@ -76,7 +94,7 @@ def child(chars: int, components: tuple[str, ...] | None, breakdown: bool, repea
     gc.collect()
     _release_freed_memory()
     base = status_mb("VmRSS")
-    text = long_text(chars)
+    text = long_text(chars, one_line)
     if past_limit:  # to measure what a longer limit would cost
         import redline.pipeline
         redline.pipeline.MAX_CHARS = max(redline.pipeline.MAX_CHARS, len(text))
@@ -102,7 +120,7 @@ def child(chars: int, components: tuple[str, ...] | None, breakdown: bool, repea
     wall = time.monotonic() - t
     peak = max([status_mb("VmHWM")] + [s[2] for s in steps])
     n_spans, n_actors = len(doc.spans), len(doc.actors)
-    bad = [s for s in doc.spans if text[s.start:s.end] != s.text]
+    bad = list(bad_offsets(doc.to_json(), text))
     del doc
     gc.collect()
     _release_freed_memory()
@@ -123,17 +141,18 @@ def main() -> None:
     ap.add_argument("--breakdown", action="store_true", help="time and peak of each step in turn")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the same text after the first, for RSS after")
     ap.add_argument("--past-limit", action="store_true", help="measure lengths beyond redline's MAX_CHARS too")
+    ap.add_argument("--one-line", action="store_true", help="the text on one line, whitespace collapsed")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     comps = tuple(c for c in args.components.split(",") if c) or None
     if args.child:
-        print(json.dumps(child(args.child, comps, args.breakdown, args.repeat, args.past_limit)))
+        print(json.dumps(child(args.child, comps, args.breakdown, args.repeat, args.past_limit, args.one_line)))
         return
     for n in args.chars:
         cmd = [sys.executable, __file__, "--child", str(n), "--repeat", str(args.repeat)]
         if args.components:
             cmd += ["--components", args.components]
-        cmd += ["--breakdown"] * args.breakdown + ["--past-limit"] * args.past_limit
+        cmd += ["--breakdown"] * args.breakdown + ["--past-limit"] * args.past_limit + ["--one-line"] * args.one_line
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             print(f"{n:,} characters: failed\n{r.stderr[-2000:]}")
@@ -143,7 +162,7 @@ def main() -> None:
         print(f"{n:,} characters: {res['wall_s']:.1f} s, peak RSS {res['peak_mb']:.0f} MB; "
               f"RSS {res['base_mb']:.0f} MB before, {after} MB after each run "
               f"({(res['after_mb'][0] - res['base_mb']) / res['base_mb']:+.1%} after the first); "
-              f"{res['spans']} spans, {res['actors']} actors, {res['bad_offsets']} bad offsets "
+              f"{res['spans']} spans, {res['actors']} actors, {res['bad_offsets']} offsets that do not slice the text "
               f"(load and warm-up {res['load_s']:.1f} s)")
         for name, secs, peak in res["steps"]:
             print(f"    {name:<12} {secs:6.1f} s  peak {peak:6.0f} MB")

@@ -21,11 +21,13 @@ from redline.registry import (  # noqa: F401  (register, registered, create_comp
     REGISTRY, Component, create_component, import_builtin_components, register, registered, with_requirements,
 )
 
-# The longest text analysed, by measurement (issue 18): the default pipeline's memory
-# grows about 10 kB per character (peak RSS 1.07 GB at 25,000 characters, 1.30 GB at
-# 50,000, 1.45 GB at 60,000, 1.83 GB at 100,000; 60,000 took 21 s cold, 15 s warm on 2
-# cores). 60,000 keeps a whole run under 1.5 GB and holds every PTC article (the longest
-# is 47,473). Longer texts are refused with this figure in the message; split them.
+# The longest text analysed, by measurement (issue 18; `python bench/limits.py`, 2 cores
+# shared with other work). With the spaCy parse in bounded pieces, peak RSS is 1.17 GB
+# at 60,000 characters (26 s) and 1.31-1.35 GB at 100,000, but 100,000 took 50-81 s (92 s
+# on one line): the actors step grows faster than the length (11 s at 60,000, 41 s at
+# 100,000). So time, not memory, sets the limit: 60,000 runs in well under a minute and
+# holds every PTC article (the longest is 47,473). Longer texts are refused with this
+# figure in the message; split them.
 MAX_CHARS = 60_000
 
 

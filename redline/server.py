@@ -66,7 +66,7 @@ from redline.errors import InputError, RedlineError
 log = logging.getLogger("redline.server")
 
 MAX_BODY = 2 * 1024 * 1024
-MAX_CHARS = 60_000  # redline.pipeline.MAX_CHARS: the most the pipeline analyses within 1.5 GB
+MAX_CHARS = 60_000  # redline.pipeline.MAX_CHARS: the most the pipeline analyses in well under a minute
 MAX_ID = 200
 SHORT_CHARS = 20_000  # a long news article; longer texts go to the long lane
 MAX_CONNECTIONS = 512  # open connections; also kept below the open-file limit (run())

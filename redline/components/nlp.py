@@ -94,7 +94,7 @@ def get_nlp():
                     errors.append(repr(exc))
             if nlp is None:
                 raise ModelError("no spaCy English model could be loaded: " + "; ".join(errors))
-            nlp.max_length = 2_100_000  # well above redline.pipeline.MAX_CHARS (60,000): never the limit that bites
+            nlp.max_length = 2_100_000  # well above redline.pipeline.MAX_CHARS and PARSE_PIECE: never the limit that bites
             if _nlp_name.startswith("en_core_web_sm"):
                 log.warning("spaCy en_core_web_md not found; using %s (weaker NER)", _nlp_name)
             _nlp = nlp
