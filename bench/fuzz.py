@@ -8,6 +8,8 @@ Targets, all in-process (the API through FastAPI's TestClient; nothing touches t
            (techniques, mentions, claims... anything with start/end/text) must slice the text.
   decode   the file reader's decode_text on random and BOM-led bytes.
   labels   PTC label lines (strict parsing).
+  readers  the annotation readers (brat .txt/.ann, Label Studio JSON, redline JSONL) on
+           generated files with good and broken offsets, labels and types.
   api      POST /api/analyze with random JSON payloads and raw bodies, and /report forms.
 
 A crash is any exception other than InputError, or a 5xx from the API. Exit status 1 if
@@ -181,6 +183,77 @@ def fuzz_labels(rng, tally, n):
             tally.crash("labels", traceback.format_exc(limit=3), line)
 
 
+def _brat_lines(rng, text: str) -> str:
+    """An .ann file: mostly well-formed T lines over `text`, with broken ones mixed in."""
+    from redline.taxonomy import PTC_TECHNIQUES
+    lines = []
+    for i in range(rng.randint(0, 6)):
+        a = rng.randint(-2, len(text) + 2)
+        b = a + rng.randint(-3, 40)
+        label = rng.choice([*PTC_TECHNIQUES, "Doubt", "Not_A_Technique", "", "Loaded Language"]).replace(" ", "_")
+        frag = f"{a} {b}" if rng.random() < 0.8 else f"{a} {b};{b + 1} {b + 5}"
+        quoted = text[max(a, 0):max(b, 0)] if rng.random() < 0.8 else "x"
+        lines.append(rng.choice([f"T{i + 1}\t{label} {frag}\t{quoted}", f"T{i + 1}\t{label} {frag}",
+                                 f"#{i}\tAnnotatorNotes T1\tnote", f"T{i}{label}", "\ufeffT1\tDoubt 0 1\ta"]))
+    return "\n".join(lines) + rng.choice(["", "\n", "\r\n"])
+
+
+def _labelstudio_task(rng, text: str):
+    from redline.taxonomy import PTC_TECHNIQUES
+    results = []
+    for _ in range(rng.randint(0, 5)):
+        a = rng.randint(-2, len(text) + 2)
+        b = a + rng.randint(-3, 40)
+        value = {"start": rng.choice([a, str(a), float(a), None, True]), "end": b,
+                 "labels": [rng.choice([*PTC_TECHNIQUES, "Doubt", ""])], "text": text[max(a, 0):max(b, 0)]}
+        results.append({"type": rng.choice(["labels", "choices", "x"]), "value": value,
+                        "from_name": "label", "to_name": "text"})
+    task = {"data": {"text": rng.choice([text, None, 5, ""])}, "annotations": [{"result": results}]}
+    return rng.choice([task, [task], {"data": "x"}, [], "text", 3])
+
+
+def fuzz_readers(rng, tally, seeds, n):
+    """The annotation readers (brat, Label Studio, redline JSONL) on generated files:
+    every document read has spans that slice its text; anything else is an InputError."""
+    import json as json_mod
+    import tempfile
+    from pathlib import Path
+
+    from redline.io.exchange import read_documents
+    with tempfile.TemporaryDirectory(prefix="redline-fuzz-") as tmp:
+        for i in range(n):
+            text = mutate(rng, seeds, 1500)
+            kind = rng.choice(["brat", "labelstudio", "jsonl"])
+            folder = Path(tmp) / str(i)
+            folder.mkdir()
+            if kind == "brat":
+                raw = text.encode("utf-8", "surrogatepass")
+                (folder / "a.txt").write_bytes(rng.choice([b"", b"\xef\xbb\xbf"]) + raw)
+                path = folder / "a.ann"
+                path.write_bytes(_brat_lines(rng, text).encode("utf-8", "surrogatepass"))
+            elif kind == "labelstudio":
+                path = folder / "export.json"
+                path.write_text(json_mod.dumps(_labelstudio_task(rng, text)), encoding="utf-8")
+            else:
+                path = folder / "docs.jsonl"
+                spans = [{"start": a, "end": a + rng.randint(-2, 30), "technique": "Doubt"}
+                         for a in (rng.randint(-2, len(text) + 2) for _ in range(rng.randint(0, 4)))]
+                record = rng.choice([{"id": "d", "text": text, "techniques": spans}, {"text": text}, {"id": 3}, []])
+                line = json_mod.dumps(record) if rng.random() < 0.9 else text[:200]
+                path.write_text(line + "\n", encoding="utf-8")
+            tally.cases["readers"] += 1
+            try:
+                for doc in read_documents(path):
+                    for v in span_violations(doc.text, doc.to_json()):
+                        tally.violations["readers"] += 1
+                        if len(tally.examples) < 10:
+                            tally.examples.append(f"[readers] offset {v}\n    input: {(kind, text[:100])!r}")
+            except InputError:
+                tally.refused["readers"] += 1
+            except Exception:
+                tally.crash("readers", traceback.format_exc(limit=3), (kind, path.read_bytes()[:300]))
+
+
 def fuzz_api(rng, tally, seeds, n, components):
     from fastapi.testclient import TestClient
 
@@ -223,7 +296,7 @@ def fuzz_api(rng, tally, seeds, n, components):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", type=int, default=12_000, help="in all, split 40/25/15/20 over analyze/decode/labels/api")
+    ap.add_argument("--cases", type=int, default=12_000, help="in all, split 35/20/15/10/20 over analyze/decode/labels/readers/api")
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--components", default="lexicon")
     ap.add_argument("--max-len", type=int, default=4000, help="longest analysed text, in characters")
@@ -232,7 +305,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     seeds = load_seeds()
     tally = Tally()
-    plan = [("analyze", 0.40), ("decode", 0.25), ("labels", 0.15), ("api", 0.20)]
+    plan = [("analyze", 0.35), ("decode", 0.20), ("labels", 0.15), ("readers", 0.10), ("api", 0.20)]
     t0 = time.monotonic()
     for target, share in plan:
         n = int(args.cases * share)
@@ -243,6 +316,8 @@ def main() -> None:
             fuzz_decode(rng, tally, seeds, n)
         elif target == "labels":
             fuzz_labels(rng, tally, n)
+        elif target == "readers":
+            fuzz_readers(rng, tally, seeds, n)
         else:
             fuzz_api(rng, tally, seeds, n, comps)
         print(f"{target:<8} cases {tally.cases[target]:>6}  refused {tally.refused[target]:>6}  "

@@ -217,6 +217,7 @@ def test_a_long_text_is_parsed_in_bounded_pieces_with_true_offsets(monkeypatch):
             return nlp(text)
 
     monkeypatch.setattr(nlp_mod, "get_nlp", lambda: Spy())
+    monkeypatch.setattr(nlp_mod, "PARSE_PIECE", 10_000)  # three pieces of a text that parses in seconds
     paragraphs = ARTICLE + " The minister, Jane Smith, said so in Paris.\n\n"
     text = (paragraphs * 300)[:24_000].rstrip() + "."
     whole = nlp(text)
@@ -232,3 +233,17 @@ def test_a_long_text_is_parsed_in_bounded_pieces_with_true_offsets(monkeypatch):
     agree = sum(a.dep_ == b.dep_ and a.head.i == b.head.i for a, b in zip(parsed, whole))
     assert agree >= 0.99 * len(whole)
     assert {(e.start_char, e.label_) for e in parsed.ents} == {(e.start_char, e.label_) for e in whole.ents}
+
+
+@pytest.mark.parametrize("name, content", [
+    ("docs.jsonl", '{"id": "a", "text": "They are \\ud800 traitors", "techniques": []}\n'),
+    ("docs.jsonl", '{"id": "a\\udc80", "text": "They are traitors"}\n'),
+    ("export.json", '[{"data": {"text": "They lie \\udfff"}, "annotations": []}]'),
+])
+def test_imported_json_with_a_lone_surrogate_is_an_input_error(tmp_path, name, content):
+    """Found by bench/fuzz.py's readers target: a UnicodeEncodeError from the text's hash."""
+    from redline.io.exchange import read_documents
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match="lone surrogate"):
+        list(read_documents(path))

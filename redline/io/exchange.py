@@ -363,6 +363,14 @@ def _ls_results(task: dict[str, Any]) -> tuple[list, str]:
     return [], "none"
 
 
+def _check_json_text(text: str, doc_id: str, where: str) -> None:
+    """JSON may carry "\\ud800": a lone surrogate is not text (it fails when hashed or
+    written), so the record is refused here, naming where (issue 18, found by bench/fuzz.py)."""
+    from redline.pipeline import check_unicode
+    check_unicode(text, f"{where}: the text")
+    check_unicode(doc_id, f"{where}: the id")
+
+
 def labelstudio_document(task: Any, where: str) -> Document:
     """A Label Studio task (exported or as redline wrote it) as a Document."""
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
@@ -372,6 +380,7 @@ def labelstudio_document(task: Any, where: str) -> Document:
     if not isinstance(text, str):
         raise InputError(f"{where}: the task has no data.text (redline's template reads the text from $text)")
     doc_id = str(data.get("redline_id") or task.get("id") or where.rsplit("#", 1)[-1])
+    _check_json_text(text, doc_id, where)
     meta = dict(data["meta"]) if isinstance(data.get("meta"), dict) else {}
     if data.get("path"):
         meta["path"] = data["path"]
@@ -482,7 +491,9 @@ def _jsonl_document(line: str, path: Path, n: int) -> Document:
     meta = dict(rec["meta"]) if isinstance(rec.get("meta"), dict) else {}
     if src:
         meta["path"] = src
-    doc = Document(id=str(rec.get("id") or f"{path.stem}-{n}"), text=text, meta=meta)
+    doc_id = str(rec.get("id") or f"{path.stem}-{n}")
+    _check_json_text(text, doc_id, where)
+    doc = Document(id=doc_id, text=text, meta=meta)
     spans = rec.get("techniques", [])
     if not isinstance(spans, list):
         raise InputError(f"{where}: 'techniques' must be a list")
