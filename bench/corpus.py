@@ -4,8 +4,9 @@
     python bench/corpus.py --only kill,scale    # some of them
 
 * throughput: `redline corpus ingest` against `redline analyze -f jsonl` on the same
-  narrative-frames articles (a folder of .txt files), alternated in the same run, whole
-  commands (start-up included in both); target: ingest >= 95% of analyze.
+  narrative-frames articles (a folder of .txt files), in interleaved pairs (ABBA order),
+  whole commands (start-up included in both); the ratio as the best of each and as the
+  median of the pairs; target: ingest >= 95% of analyze.
 * kill: an ingest of 200 articles killed with SIGKILL at three random points, then run
   again to the end; target: its export equals an uninterrupted run's, byte for byte.
 * ray: `--engine ray --workers 2` (1 thread each) against the local engine with
