@@ -240,7 +240,7 @@ def fuzz_readers(rng, tally, seeds, n):
                          for a in (rng.randint(-2, len(text) + 2) for _ in range(rng.randint(0, 4)))]
                 record = rng.choice([{"id": "d", "text": text, "techniques": spans}, {"text": text}, {"id": 3}, []])
                 line = json_mod.dumps(record) if rng.random() < 0.9 else text[:200]
-                path.write_text(line + "\n", encoding="utf-8")
+                path.write_bytes((line + "\n").encode("utf-8", "surrogatepass"))  # raw lines may hold any code point
             tally.cases["readers"] += 1
             try:
                 for doc in read_documents(path):
