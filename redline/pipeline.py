@@ -22,8 +22,8 @@ from redline.registry import (  # noqa: F401  (register, registered, create_comp
 )
 
 # The longest text analysed, by measurement (issue 18; `python bench/limits.py`, 2 cores
-# shared with other work). With the spaCy parse in bounded pieces, peak RSS is 1.17 GB
-# at 60,000 characters (26 s) and 1.31-1.35 GB at 100,000, but 100,000 took 50-81 s (92 s
+# shared with other work). With the spaCy parse in bounded pieces, peak RSS is 1.24 GB
+# at 60,000 characters (17-30 s) and 1.31-1.35 GB at 100,000, but 100,000 took 50-81 s (92 s
 # on one line): the actors step grows faster than the length (11 s at 60,000, 41 s at
 # 100,000). So time, not memory, sets the limit: 60,000 runs in well under a minute and
 # holds every PTC article (the longest is 47,473). Longer texts are refused with this
