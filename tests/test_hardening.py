@@ -247,3 +247,25 @@ def test_imported_json_with_a_lone_surrogate_is_an_input_error(tmp_path, name, c
     path.write_text(content, encoding="utf-8")
     with pytest.raises(InputError, match="lone surrogate"):
         list(read_documents(path))
+
+
+def test_corpus_tables_are_bounded_whatever_the_file(tmp_path):
+    """A device or pipe named like a table is refused, not read without end; one runaway JSONL
+    line (no newline for more than an article's bytes) is skipped with its line number, and
+    the records after it still come out."""
+    from redline.corpus.sources import iter_articles
+    from redline.io.inputs import MAX_FILE_BYTES
+
+    fifo = tmp_path / "feed.jsonl"
+    os.mkfifo(fifo)
+    (bad,) = list(iter_articles([str(fifo)]))
+    assert bad.error and "not a regular file" in bad.error
+    table = tmp_path / "t.jsonl"
+    with table.open("wb") as fh:
+        fh.write(b'{"id": "a", "text": "First article."}\n')
+        fh.write(b'{"id": "huge", "text": "' + b"x" * (MAX_FILE_BYTES + 10) + b'"}\n')
+        fh.write(b'{"id": "c", "text": "Third article."}\n')
+    got = list(iter_articles([str(table)]))
+    assert [a.error is None for a in got] == [True, False, True]
+    assert "t.jsonl:2" in got[1].error and "over" in got[1].error
+    assert got[2].text == "Third article."

@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +166,11 @@ def iter_articles(args: list[str], mapping: dict[str, str] | None = None,
             yield Article(str(path), path.name, error=f"{path}: no such file or folder")
             continue
         suffix = path.suffix.lower()
+        if suffix in TABLE_SUFFIXES and not path.is_file():
+            # a device or pipe named x.jsonl would be read without end ("/dev/zero" has no lines)
+            yield Article(str(path), path.name, error=f"{path}: not a regular file (a device, pipe or socket); "
+                                                       f"tables are read from files")
+            continue
         try:
             if suffix in (".jsonl", ".ndjson"):
                 yield from _jsonl_articles(path, mapping)
@@ -327,7 +331,7 @@ def _row_article(row: dict[str, Any], columns: dict[str, str], ref: str) -> Arti
 
 
 def _csv_articles(path: Path, mapping: dict[str, str]) -> Iterator[Article]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # article texts are long fields
+    csv.field_size_limit(MAX_FILE_BYTES)  # article texts are long fields, but one is at most an article
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh, delimiter=_delimiter(path))
         try:
@@ -351,11 +355,30 @@ def _csv_articles(path: Path, mapping: dict[str, str]) -> Iterator[Article]:
             yield _row_article(row, columns, f"{path}:{line}")
 
 
+def _bounded_lines(fh, limit: int) -> Iterator[bytes | None]:
+    """The file's lines, each read with at most `limit` bytes held; a longer line comes out
+    as None (and is skipped to its end), so one runaway record cannot exhaust memory."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = fh.readline(1 << 20)
+            yield None
+            continue
+        yield line
+
+
 def _jsonl_articles(path: Path, mapping: dict[str, str]) -> Iterator[Article]:
     with path.open("rb") as fh:
         columns: dict[str, str] | None = None
-        for n, raw in enumerate(fh, 1):
+        for n, raw in enumerate(_bounded_lines(fh, MAX_FILE_BYTES), 1):
             ref = f"{path}:{n}"
+            if raw is None:
+                yield Article(ref, error=f"{ref}: the line is over {MAX_FILE_BYTES:,} bytes (the most one "
+                                         f"article may take); skipped")
+                continue
             if not raw.strip():
                 continue
             try:
