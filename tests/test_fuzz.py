@@ -105,6 +105,47 @@ spans = st.lists(st.tuples(st.sampled_from(["1", "2"]), st.sampled_from(PTC_TECH
                            st.integers(0, 60), st.integers(1, 30)), max_size=12)
 
 
+offsets = st.one_of(st.integers(-3, 400), st.sampled_from(["0", "1.5", None, True, ""]))
+ls_result = st.fixed_dictionaries({
+    "type": st.sampled_from(["labels", "choices", "x"]),
+    "value": st.fixed_dictionaries({"start": offsets, "end": offsets,
+                                    "labels": st.lists(st.sampled_from([*PTC_TECHNIQUES, "", "Nope"]), max_size=2)})})
+ls_task = st.fixed_dictionaries({"data": st.fixed_dictionaries({"text": st.one_of(any_text, st.none(), st.integers())}),
+                                 "annotations": st.lists(st.fixed_dictionaries({"result": st.lists(ls_result,
+                                                                                                   max_size=4)}),
+                                                         max_size=2)})
+ann_line = st.tuples(st.sampled_from(["T1", "T2", "#1", "R1", "", "\ufeffT1"]), st.sampled_from([*PTC_TECHNIQUES, "", "X"]),
+                     st.integers(-3, 400), st.integers(-3, 400), st.text(max_size=20)).map(
+    lambda t: f"{t[0]}\t{t[1]} {t[2]} {t[3]}\t{t[4]}")
+
+
+@FUZZ
+@given(any_text, st.lists(ann_line, max_size=5).map("\n".join), st.one_of(ls_task, st.lists(ls_task, max_size=2)),
+       st.lists(st.tuples(st.integers(-3, 400), st.integers(-3, 400)), max_size=4))
+def test_annotation_readers_slice_or_refuse(tmp_path_factory, text, ann, task, pairs):
+    """brat, Label Studio and redline JSONL files, well-formed or not: every document read
+    has spans that slice its text; anything else is an InputError (the readers' fuzzing in
+    `bench/fuzz.py` runs longer)."""
+    import json
+
+    from redline.io.exchange import read_documents
+
+    folder = tmp_path_factory.mktemp("readers")
+    (folder / "a.txt").write_bytes(text.encode("utf-8", "surrogatepass"))
+    (folder / "a.ann").write_bytes(ann.encode("utf-8", "surrogatepass"))
+    (folder / "export.json").write_text(json.dumps(task), encoding="utf-8")
+    record = {"id": "d", "text": text, "techniques": [{"start": a, "end": b, "technique": "Doubt"} for a, b in pairs]}
+    (folder / "docs.jsonl").write_bytes((json.dumps(record) + "\n").encode("utf-8"))
+    for path in (folder / "a.ann", folder / "export.json", folder / "docs.jsonl"):
+        try:
+            docs = list(read_documents(path))
+        except InputError:
+            continue
+        for doc in docs:
+            for s in doc.to_json().get("techniques", []):
+                assert 0 <= s["start"] < s["end"] <= len(doc.text) and doc.text[s["start"]:s["end"]] == s["text"]
+
+
 @FUZZ
 @given(spans, spans)
 def test_scores_stay_in_range(gold, pred):
