@@ -26,6 +26,36 @@ from redline.models import PRECISIONS  # noqa: E402
 from redline.pipeline import analyze  # noqa: E402
 
 
+def evaluate(articles: dict[str, str], gold: list[Label], comps: tuple[str, ...] | None,
+             threshold: float | None = None, tc: bool = True):
+    """(documents, SI, TC, FLC) of a pipeline on the articles, official semantics. A
+    function so that bench/int8_sensitivity.py can score encoder variants in one process
+    with exactly this code (tc=False skips TC, which SI and FLC do not need)."""
+    docs = {aid: analyze(text, id=aid, threshold=threshold, components=comps) for aid, text in articles.items()}
+    pred = [Label(aid, s.technique, s.start, s.end) for aid, d in docs.items() for s in d.spans]
+    si = score_si(gold, [Label(p.article_id, "", p.start, p.end) for p in pred])
+    flc = score_flc(gold, pred)
+    if not tc:
+        return docs, si, None, flc
+    tc_pred = []
+    if comps is None or "tagger" in comps:
+        from redline.components.tagger import TechniqueTagger
+        tagger = TechniqueTagger()
+        for aid, labs in group_by_article(gold).items():
+            techs = tagger.classify(articles[aid], [(l.start, l.end) for l in labs])
+            tc_pred += [Label(aid, t, l.start, l.end) for l, (t, _) in zip(labs, techs)]
+    else:
+        for aid, labs in group_by_article(gold).items():
+            for l in labs:
+                best, overlap = "Loaded_Language", 0
+                for s in docs[aid].spans:
+                    o = min(s.end, l.end) - max(s.start, l.start)
+                    if o > overlap:
+                        best, overlap = s.technique, o
+                tc_pred.append(Label(aid, best, l.start, l.end))
+    return docs, si, score_tc(gold, tc_pred), flc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -55,28 +85,7 @@ def main() -> None:
         model = load_technique_model()  # loaded once per process: the pipeline gets this one
         model.rules = dataclasses.replace(model.rules, **{name: False for name in a.without})
     t0 = time.time()
-    docs = {aid: analyze(text, id=aid, threshold=a.threshold, components=comps) for aid, text in articles.items()}
-    pred = [Label(aid, s.technique, s.start, s.end) for aid, d in docs.items() for s in d.spans]
-    si = score_si(gold, [Label(p.article_id, "", p.start, p.end) for p in pred])
-    flc = score_flc(gold, pred)
-
-    tc_pred = []
-    if comps is None or "tagger" in comps:
-        from redline.components.tagger import TechniqueTagger
-        tagger = TechniqueTagger()
-        for aid, labs in group_by_article(gold).items():
-            techs = tagger.classify(articles[aid], [(l.start, l.end) for l in labs])
-            tc_pred += [Label(aid, t, l.start, l.end) for l, (t, _) in zip(labs, techs)]
-    else:
-        for aid, labs in group_by_article(gold).items():
-            for l in labs:
-                best, overlap = "Loaded_Language", 0
-                for s in docs[aid].spans:
-                    o = min(s.end, l.end) - max(s.start, l.start)
-                    if o > overlap:
-                        best, overlap = s.technique, o
-                tc_pred.append(Label(aid, best, l.start, l.end))
-    tc = score_tc(gold, tc_pred)
+    docs, si, tc, flc = evaluate(articles, gold, comps, a.threshold)
     elapsed = time.time() - t0
     precision = next((d.model.get("tagger", {}).get("precision") for d in docs.values()), None)
     result = {"detector": ",".join(comps) if comps else "default", "precision": precision, "articles": len(articles),

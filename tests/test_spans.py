@@ -28,14 +28,13 @@ PINNED = {
     "a shameless land grab dressed up as progress",
     "Now they want us to trust them again?", "Save our harbour! Save our town!",
 }
-# With `--precision int8` (dev SI about 0.015 lower, see the model card) the model flags
-# fewer of them: 10 of 35, pinned separately so that a CPU where int8 is the default
-# still guards what that mode catches.
-PINNED_INT8 = {
-    "a psychopathic platform", "The Iranian propaganda machine", "a catastrophe was in the making",
-    "a backbreaking blow", "will blow to pieces every effort", "an actual catastrophe", "lip service",
-    "crushed under the boots of the Levant revolutionaries", "the corrupt clique at City Hall",
-    "Save our harbour! Save our town!",
+# With `--precision int8` (calibrated: SmoothQuant and bias correction, dev SI 0.4705 as
+# fp32's 0.4706, see the model card; the default where the CPU lacks bf16) the model flags
+# 10 of the 14 above, pinned separately so that such a CPU still guards what it catches.
+# (Plain int8 before the calibration also flagged 10, a different ten.)
+PINNED_INT8 = PINNED - {
+    "a backbreaking blow", "will blow to pieces every effort", "completely defenseless",
+    "sold out the people of Marlow",
 }
 
 

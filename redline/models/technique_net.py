@@ -311,11 +311,12 @@ class TechniqueModel:
         # The default --threshold, on the score: chosen on dev for SI F1.
         self.threshold = float(self.config.get("threshold", 0.0))
         self.precision = resolve_precision(precision, device)
-        for net in self.nets:
+        calibration = read_int8_calibration(self.folder) if self.precision == "int8" else None
+        for m, net in enumerate(self.nets):
             if self.bf16:
                 linears_to_bf16(net.encoder)
             elif self.precision == "int8":
-                net.encoder = quantize_int8(net.encoder)
+                net.encoder = quantize_calibrated(net.encoder, calibration, m)
         # The lexical TC member (models/technique_lexical.py), when the folder has one.
         self.lexical, self.lexical_weight = None, 0.0
         if self.config.get("lexical"):
@@ -516,17 +517,129 @@ def feature_layers(config: dict, depth: int, folder: Path) -> tuple[int, int, in
 
 
 def resolve_precision(precision: str, device: str) -> str:
+    """What "auto" means: bf16 where the CPU computes it natively (what training used), else
+    int8 (calibrated: SmoothQuant and bias correction, see `quantize_calibrated`), whose dev
+    SI is that of fp32 (0.4705 against 0.4706) at a fraction of its time (MODEL_CARD.md,
+    "Precision")."""
     if device != "cpu":
         return "fp32"  # a GPU run: the bf16 and int8 paths here are CPU paths
     if precision == "auto":
-        return "bf16" if cpu_runs_bf16_fast() else "fp32"
+        return "bf16" if cpu_runs_bf16_fast() else "int8"
     return precision
 
 
-def quantize_int8(encoder: nn.Module) -> nn.Module:
-    """The encoder with every Linear replaced by a dynamically quantized int8 one: weights
+# The int8 calibration of a model folder: per encoder Linear, the largest |input| per
+# channel (for SmoothQuant) and the mean int8 error per output channel (bias correction),
+# measured on PTC *train* articles by `python bench/int8_sensitivity.py --write-calibration`.
+INT8_CALIBRATION = "int8_calibration.safetensors"
+# SmoothQuant's migration strength, chosen on dev among 0.75, 0.9 and 1.0 (MODEL_CARD.md).
+INT8_ALPHA = 0.9
+INT8_CALIBRATION_ARTICLES = 20
+
+
+def read_int8_calibration(folder: Path) -> dict | None:
+    """{"alpha": float, "ranges": {member/name: tensor}, "errors": {...}}, or None when the
+    folder has no calibration (a retrained model before its refit): plain int8 then."""
+    path = folder / INT8_CALIBRATION
+    if not path.exists():
+        return None
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        return {"alpha": float(meta["alpha"]),
+                "ranges": {k[len("range/"):]: v for k, v in tensors.items() if k.startswith("range/")},
+                "errors": {k[len("error/"):]: v for k, v in tensors.items() if k.startswith("error/")}}
+    except (KeyError, ValueError, OSError) as exc:
+        raise ModelError(f"{path}: unreadable int8 calibration ({exc})") from exc
+
+
+def quantize_calibrated(encoder: nn.Module, calibration: dict | None, member: int = 0) -> nn.Module:
+    """`--precision int8`: every Linear in int8, smoothed (SmoothQuant) and bias-corrected
+    with the folder's calibration; without one, plain per-channel dynamic int8 (dev SI
+    0.0125 below fp32). The bias correction goes into the fp32 bias before quantizing:
+    the same sum as correcting the int8 layer's bias after, without repacking it."""
+    if calibration is None:
+        return quantize_int8(encoder)
+    prefix = f"{member}/"
+    ranges = {k[len(prefix):]: v for k, v in calibration["ranges"].items() if k.startswith(prefix)}
+    errors = {k[len(prefix):]: v for k, v in calibration["errors"].items() if k.startswith(prefix)}
+    mods = dict(encoder.named_modules())
+    if set(errors) - set(mods) or set(ranges) - set(mods):
+        raise ModelError(f"{INT8_CALIBRATION} does not fit this encoder's layers: rerun "
+                         "`python bench/int8_sensitivity.py --write-calibration`")
+    with torch.no_grad():
+        for name, err in errors.items():
+            mods[name].bias.sub_(err.to(mods[name].bias.dtype))
+    return quantize_int8(encoder, smooth=ranges, alpha=calibration["alpha"])
+
+
+def calibrate_int8(model: "TechniqueModel", texts: list[str], alpha: float = INT8_ALPHA) -> dict:
+    """The int8 calibration (see INT8_CALIBRATION) of a model loaded in fp32, on `texts`.
+    The errors are those of the smoothed int8 network against fp32, each Linear fed what
+    the int8 network gives it."""
+    import copy
+
+    if model.precision != "fp32":
+        raise ModelError("calibrate int8 on a model loaded in fp32")
+    calibration: dict = {"alpha": alpha, "ranges": {}, "errors": {}}
+    nets, first = model.nets, model.net
+    try:
+        for m, net in enumerate(nets):
+            model.nets, model.net = [net], net
+            ranges = activation_ranges(model, texts)
+            fp32 = net.encoder
+            net.encoder = quantize_int8(copy.deepcopy(fp32), smooth=ranges, alpha=alpha)
+            try:
+                errors = int8_bias_errors(fp32, net.encoder, lambda: [model.run(t, keep_hidden=False) for t in texts])
+            finally:
+                net.encoder = fp32
+            calibration["ranges"].update({f"{m}/{k}": v for k, v in ranges.items()})
+            calibration["errors"].update({f"{m}/{k}": v for k, v in errors.items()})
+    finally:
+        model.nets, model.net = nets, first
+    return calibration
+
+
+def write_int8_calibration(folder: Path, calibration: dict, note: str) -> Path:
+    from safetensors.torch import save_file
+
+    tensors = {f"range/{k}": v.contiguous() for k, v in calibration["ranges"].items()}
+    tensors.update({f"error/{k}": v.contiguous() for k, v in calibration["errors"].items()})
+    path = Path(folder) / INT8_CALIBRATION
+    save_file(tensors, str(path), metadata={"alpha": str(calibration["alpha"]), "note": note})
+    return path
+
+
+# The kinds of Linear in an encoder layer, by the last part of their module name in
+# MPNetEncoder (q, k, v, o) and in the BERT-named MiniLMEncoder (query, key, value,
+# attention.output.dense); the feed-forward pair is named alike in both.
+LINEAR_KINDS = {
+    "qkv": ("attn.q", "attn.k", "attn.v", "self.query", "self.key", "self.value"),
+    "attn_out": ("attn.o", "attention.output.dense"),
+    "ffn_in": ("intermediate.dense",),
+    "ffn_out": ("output.dense",),
+}
+
+
+def linear_kind(name: str) -> str | None:
+    """The kind (LINEAR_KINDS) of an encoder Linear from its module name."""
+    if "attention.output.dense" in name:
+        return "attn_out"
+    for kind, suffixes in LINEAR_KINDS.items():
+        if any(name.endswith(sfx) for sfx in suffixes):
+            return kind
+    return None
+
+
+def quantize_int8(encoder: nn.Module, keep_fp32=lambda name: False, smooth: dict | None = None,
+                  alpha: float = 0.5) -> nn.Module:
+    """The encoder with its Linears replaced by dynamically quantized int8 ones: weights
     int8 per output channel (per-tensor scales cost 0.007 more dev SI), activations
-    quantized per batch. Embeddings, LayerNorms, attention products and the heads stay fp32.
+    quantized per batch. Embeddings, LayerNorms, attention products and the heads stay fp32,
+    and so does every Linear whose module name `keep_fp32` accepts.
 
     Why PyTorch's eager `quantize_dynamic`: it needs no second copy of the weights on disk
     (the int8 weights are made from the fp32 ones at load, in well under a second), and
@@ -537,10 +650,95 @@ def quantize_int8(encoder: nn.Module) -> nn.Module:
 
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
+    names = {name for name, m in encoder.named_modules() if isinstance(m, nn.Linear) and not keep_fp32(name)}
+    inv = {}
+    if smooth:
+        # SmoothQuant (Xiao et al. 2023): divide input channel j by s_j and multiply the
+        # weight's column j by it, so that a few outlier channels no longer set the one
+        # per-batch activation scale; the product is unchanged in exact arithmetic.
+        mods = dict(encoder.named_modules())
+        for name in names & set(smooth):
+            lin = mods[name]
+            w_max = lin.weight.detach().abs().amax(0).clamp(min=1e-5)
+            s = (smooth[name].clamp(min=1e-5) ** alpha / w_max ** (1 - alpha)).clamp(min=1e-5)
+            with torch.no_grad():
+                lin.weight.mul_(s)
+            inv[name] = (1.0 / s).float()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the deprecation notices, once per load
-        return quantize_dynamic(encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
-                                inplace=True)
+        encoder = quantize_dynamic(encoder, {name: per_channel_dynamic_qconfig for name in names},
+                                   dtype=torch.qint8, inplace=True)
+    for name, inv_s in inv.items():
+        parent_name, _, child = name.rpartition(".")
+        parent = encoder.get_submodule(parent_name)
+        setattr(parent, child, ScaledInput(getattr(parent, child), inv_s))
+    return encoder
+
+
+class ScaledInput(nn.Module):
+    """A layer applied to its input times a fixed per-channel factor (SmoothQuant's 1/s)."""
+
+    def __init__(self, inner: nn.Module, factor: torch.Tensor):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("factor", factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x * self.factor)
+
+
+def int8_bias_errors(fp32: nn.Module, quantized: nn.Module, run) -> dict[str, torch.Tensor]:
+    """Per output channel, the mean error (int8 output - fp32 output) of each quantized
+    Linear of `quantized` on the inputs it gets while `run()` drives it, the fp32 output
+    computed by the same Linear of `fp32` on the same input. Subtracting it from the bias
+    is the bias correction of Nagel et al. (2019): rounding the many small activations of a
+    per-batch scale to zero shifts a layer's output, the same way on every text."""
+    ref = dict(fp32.named_modules())
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    hooks = []
+    for name, m in quantized.named_modules():
+        if name in ref and isinstance(ref[name], nn.Linear) and not isinstance(m, nn.Linear):
+            def hook(_m, args, out, name=name):
+                x = args[0]
+                err = (out.float() - ref[name](x.float())).flatten(0, -2)
+                sums[name] = err.sum(0) + sums.get(name, 0)
+                counts[name] = counts.get(name, 0) + err.shape[0]
+            hooks.append(m.register_forward_hook(hook))
+    try:
+        run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return {name: sums[name] / counts[name] for name in sums}
+
+
+def correct_int8_bias(quantized: nn.Module, errors: dict[str, torch.Tensor]) -> None:
+    """Subtract `errors` (int8_bias_errors) from the biases of the quantized Linears."""
+    for name, err in errors.items():
+        m = quantized.get_submodule(name)
+        q = m.inner if isinstance(m, ScaledInput) else m
+        q.set_weight_bias(q.weight(), q.bias() - err.to(q.bias().dtype))
+
+
+def activation_ranges(model: "TechniqueModel", texts: list[str]) -> dict[str, torch.Tensor]:
+    """Per input channel, the largest |activation| entering each Linear of the (first)
+    encoder over `texts`: the calibration SmoothQuant needs."""
+    ranges: dict[str, torch.Tensor] = {}
+    hooks = []
+    for name, m in model.net.encoder.named_modules():
+        if isinstance(m, nn.Linear):
+            def hook(_m, args, name=name):
+                a = args[0].detach().abs().flatten(0, -2).amax(0).float()
+                ranges[name] = a if name not in ranges else torch.maximum(ranges[name], a)
+            hooks.append(m.register_forward_pre_hook(hook))
+    try:
+        for text in texts:
+            model.run(text, keep_hidden=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    return ranges
 
 
 def linears_to_bf16(module: nn.Module) -> None:
