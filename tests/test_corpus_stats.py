@@ -203,7 +203,7 @@ def synthetic_store(path, n: int) -> None:
                    strftime(DATE '2017-01-01' + CAST(i % 1000 AS INTEGER), '%Y-%m'), 3000, 500, '{{}}'
             FROM range({n}) t(i)""")
         con.execute(f"""INSERT INTO spans SELECT printf('%016x', i), j, (j * 97 + i) % 2900, (j * 97 + i) % 2900 + 40,
-            list_extract({techniques}, 1 + (i * 7 + j) % 6), 'Manipulative wording', 'x', 0.5
+            list_extract({techniques}, 1 + (i * 7 + j) % 6), 'Manipulative wording', 'x', 0.5, NULL
             FROM range({n}) t(i), range(10) u(j)""")
         con.execute(f"""INSERT INTO actors SELECT printf('%016x', i), 'a' || j, 'Actor ' || ((i * 3 + j) % 300),
             'PERSON', 'actor-' || ((i * 3 + j) % 300) || '|PERSON',
