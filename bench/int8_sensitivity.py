@@ -2,15 +2,19 @@
 quantized at a time (the rest fp32), and for mixes that keep some groups in fp32.
 
     python bench/int8_sensitivity.py                       # fp32, int8, each kind, each layer
-    python bench/int8_sensitivity.py --variants "fp32 int8 keep:ffn_out keep:ffn_out@0,1"
+    python bench/int8_sensitivity.py --variants "fp32 int8 keep:ffn_out keep:qkv+ffn_out@0,1"
+    python bench/int8_sensitivity.py --ref fp32.json --variants "fp32 int8 bc/sq0.9/int8"  # + agreement
+    python bench/int8_sensitivity.py --speed 8 --variants "fp32 int8 bc/sq0.9/int8"  # encoder time
+    python bench/int8_sensitivity.py --write-calibration   # the shipped int8_calibration.safetensors
 
 A variant is `fp32`, `int8` (every Linear), `only:GROUP` (only GROUP in int8) or
-`keep:GROUP[,GROUP...]` (all int8 but those groups). A group is a Linear kind
+`keep:GROUP[+GROUP...]` (all int8 but those groups). A group is a Linear kind
 (qkv, attn_out, ffn_in, ffn_out: technique_net.LINEAR_KINDS), a layer (L0..L5), or a kind
 in some layers (`ffn_out@4,5`). A prefix `sqALPHA/` (e.g. `sq0.5/int8`) applies
-SmoothQuant first (`sq0.75[ffn_out]/int8`: only to that group), its activation ranges calibrated on the first --calib PTC *train*
-articles (never dev); a prefix `bc/` corrects the quantized Linears' biases by their mean
-error on the same articles (`bc/sq0.9/int8`). SI/FLC come from bench/quality.py's `evaluate` on the
+SmoothQuant first (`sq0.75[ffn_out]/int8`: only to that group), its activation ranges
+calibrated on the first --calib PTC *train* articles (never dev); a prefix `bc/` corrects
+the quantized Linears' biases by their mean error on the same articles (`bc/sq0.9/int8`,
+what `--precision int8` ships). SI/FLC come from bench/quality.py's `evaluate` on the
 tagger alone, the official measurement; the model loads once (in fp32) and each variant
 quantizes a copy of its encoder, so a variant costs one dev pass (about a minute).
 """
@@ -63,6 +67,18 @@ def keep_rule(variant: str):
     if how == "keep":
         return hit
     raise SystemExit(f"unknown variant {variant!r}")
+
+
+def half_si(docs: dict, gold: list, k: int) -> float:
+    """SI on every other dev article (k = 0 or 1, by sorted id): a choice made on one half
+    can be checked on the other."""
+    from redline.io.ptc import Label
+    from redline.metrics import score_si
+
+    ids = sorted(docs)[k::2]
+    keep = set(ids)
+    pred = [Label(aid, "", s.start, s.end) for aid in ids for s in docs[aid].spans]
+    return score_si([g for g in gold if g.article_id in keep], pred).f1
 
 
 def char_set(doc) -> set[int]:
@@ -163,12 +179,14 @@ def main() -> None:
         t = time.time()
         docs, si, tc, flc = evaluate(articles, gold, ("tagger",), tc=a.tc)
         covered = {aid: char_set(d) for aid, d in docs.items()}
+        halves = [round(half_si(docs, gold, k), 4) for k in (0, 1)]
         if variant == "fp32" and a.ref:
             a.ref.write_text(json.dumps({k: sorted(v) for k, v in covered.items()}))
         if ref is None:
             ref = covered  # without --ref, the first variant is the reference for "agree"
         row = {"variant": variant, "int8_linears": n_int8, "si": round(si.f1, 4), "si_p": round(si.precision, 4),
-               "si_r": round(si.recall, 4), "flc": round(flc.f1, 4), "spans": si.n_pred, "agree": agreement(covered, ref),
+               "si_r": round(si.recall, 4), "si_halves": halves, "flc": round(flc.f1, 4), "spans": si.n_pred,
+               "agree": agreement(covered, ref),
                "tc": round(tc.f1, 4) if tc else None, "seconds": round(time.time() - t)}
         print(json.dumps(row), flush=True)
     if a.speed:
@@ -201,7 +219,8 @@ def time_encoders(model, encoders: dict, texts: list[str], repeat: int) -> None:
     base = statistics.median(times[next(iter(times))])
     for variant, ts in times.items():
         med = statistics.median(ts)
-        print(json.dumps({"variant": variant, "encoder_s": round(med, 3), "range": [round(min(ts), 3), round(max(ts), 3)],
+        print(json.dumps({"variant": variant, "encoder_s": round(med, 3),
+                          "range": [round(min(ts), 3), round(max(ts), 3)],
                           "speedup_vs_first": round(base / med, 2), "articles": len(texts),
                           "threads": torch.get_num_threads()}), flush=True)
 

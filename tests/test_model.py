@@ -138,7 +138,8 @@ def test_int8_precision_quantizes_the_encoder_and_stays_close_to_full_precision(
     assert int8.precision == "int8" and not int8.bf16
     assert (model_dir / INT8_CALIBRATION).exists()  # shipped: int8 is smoothed and bias-corrected
     linears = [m for m in int8.net.encoder.modules() if isinstance(m, torch.nn.Linear)]
-    quantized = [m for m in int8.net.encoder.modules() if "quantized" in type(m).__module__ and type(m).__name__ == "Linear"]
+    quantized = [m for m in int8.net.encoder.modules()
+                 if "quantized" in type(m).__module__ and type(m).__name__ == "Linear"]
     assert len(quantized) == 36 and not linears  # every Linear of the 6 layers, none left in fp32
     a, b = full.run(example_text, keep_hidden=False), int8.run(example_text, keep_hidden=False)
     assert a.tok.offsets == b.tok.offsets

@@ -519,8 +519,9 @@ def feature_layers(config: dict, depth: int, folder: Path) -> tuple[int, int, in
 def resolve_precision(precision: str, device: str) -> str:
     """What "auto" means: bf16 where the CPU computes it natively (what training used), else
     int8 (calibrated: SmoothQuant and bias correction, see `quantize_calibrated`), whose dev
-    SI is that of fp32 (0.4705 against 0.4706) at a fraction of its time (MODEL_CARD.md,
-    "Precision")."""
+    SI is that of fp32 (0.4705 against 0.4706; SmoothQuant's strength chosen on dev, its
+    neighbours 0.01 lower), with int8 kernels: 1.5x fp32's pipeline on AVX2 (MODEL_CARD.md).
+    To go back to fp32 there, return "fp32" below or pass --precision fp32."""
     if device != "cpu":
         return "fp32"  # a GPU run: the bf16 and int8 paths here are CPU paths
     if precision == "auto":
@@ -532,7 +533,8 @@ def resolve_precision(precision: str, device: str) -> str:
 # channel (for SmoothQuant) and the mean int8 error per output channel (bias correction),
 # measured on PTC *train* articles by `python bench/int8_sensitivity.py --write-calibration`.
 INT8_CALIBRATION = "int8_calibration.safetensors"
-# SmoothQuant's migration strength, chosen on dev among 0.75, 0.9 and 1.0 (MODEL_CARD.md).
+# SmoothQuant's migration strength, the best on dev of 0.75, 0.85, 0.9, 0.95 and 1.0 and on
+# each half of it (MODEL_CARD.md, "Precision", with the caveat).
 INT8_ALPHA = 0.9
 INT8_CALIBRATION_ARTICLES = 20
 
