@@ -13,9 +13,9 @@ A variant is `fp32`, `int8` (every Linear), `only:GROUP` (only GROUP in int8) or
 in some layers (`ffn_out@4,5`). A prefix `sqALPHA/` (e.g. `sq0.5/int8`) applies
 SmoothQuant first (`sq0.75[ffn_out]/int8`: only to that group), its activation ranges
 calibrated on the first --calib PTC *train* articles (never dev); a prefix `bc/` corrects
-the quantized Linears' biases by their mean error on the same articles (`bc/sq0.9/int8`,
-what `--precision int8` ships). SI/FLC come from bench/quality.py's `evaluate` on the
-tagger alone, the official measurement; the model loads once (in fp32) and each variant
+the quantized Linears' biases by their mean error on the same articles (`bc/sq0.9/int8`).
+`sq0.75/keep:ffn_out` is what `--precision int8` ships. SI/FLC come from
+bench/quality.py's `evaluate` on the tagger alone, the official measurement; the model loads once (in fp32) and each variant
 quantizes a copy of its encoder, so a variant costs one dev pass (about a minute).
 """
 
@@ -130,12 +130,14 @@ def main() -> None:
     model = load_technique_model(precision="fp32")
     if a.write_calibration:
         from redline.models.technique_net import (
-            INT8_ALPHA, INT8_CALIBRATION_ARTICLES, calibrate_int8, write_int8_calibration,
+            INT8_ALPHA, INT8_BIAS_CORRECTION, INT8_CALIBRATION_ARTICLES, INT8_KEEP_FP32, calibrate_int8,
+            write_int8_calibration,
         )
         calib = list(load_articles(ptc / "train-articles").values())[:INT8_CALIBRATION_ARTICLES]
-        cal = calibrate_int8(model, calib, INT8_ALPHA)
-        path = write_int8_calibration(model.folder, cal, f"SmoothQuant alpha {INT8_ALPHA} and bias correction on "
-                                      f"the first {len(calib)} PTC train articles (sorted by id)")
+        cal = calibrate_int8(model, calib)
+        path = write_int8_calibration(
+            model.folder, cal, f"SmoothQuant alpha {INT8_ALPHA}, fp32 kept for {','.join(INT8_KEEP_FP32) or 'none'}, "
+            f"bias correction {INT8_BIAS_CORRECTION}, on the first {len(calib)} PTC train articles (sorted by id)")
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
         return
     fp32 = [copy.deepcopy(net.encoder) for net in model.nets]

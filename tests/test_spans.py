@@ -28,14 +28,11 @@ PINNED = {
     "a shameless land grab dressed up as progress",
     "Now they want us to trust them again?", "Save our harbour! Save our town!",
 }
-# With `--precision int8` (calibrated: SmoothQuant and bias correction, dev SI 0.4705 as
-# fp32's 0.4706, see the model card; the default where the CPU lacks bf16) the model flags
-# 10 of the 14 above, pinned separately so that such a CPU still guards what it catches.
-# (Plain int8 before the calibration also flagged 10, a different ten.)
-PINNED_INT8 = PINNED - {
-    "a backbreaking blow", "will blow to pieces every effort", "completely defenseless",
-    "sold out the people of Marlow",
-}
+# With `--precision int8` (calibrated: SmoothQuant, FFN-out Linears kept in fp32; dev SI
+# 0.4732 against fp32's 0.4706, see the model card; the default where the CPU lacks bf16)
+# the model flags all 14 of them and one more ("The Great Harbour Betrayal"). Before its
+# calibration, int8 flagged 10.
+PINNED_INT8 = set(PINNED)
 
 
 def _texts() -> dict[str, str]:
