@@ -15,8 +15,8 @@ T = TypeVar("T")
 
 # How the technique encoder computes on a CPU (technique_net.resolve_precision). "auto" is
 # bf16 where the CPU has native bf16 instructions (numerically what training used), else
-# int8, calibrated (SmoothQuant and bias correction) to fp32's dev SI and faster than it
-# (MODEL_CARD.md, "Precision"); "fp32" is still there to force. Here, not in
+# int8, calibrated (SmoothQuant; the FFN-out Linears kept in fp32) to fp32's dev SI and faster
+# than it (MODEL_CARD.md, "Precision"); "fp32" is still there to force. Here, not in
 # technique_net, so that the CLI and the benches can offer the choices without importing torch.
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 _loaded: dict[tuple, object] = {}
