@@ -282,9 +282,15 @@ def load_articles(con, by: tuple[str, ...], filters: Filters) -> _Articles:
 
     # Actors: one row per article and actor key; the role of its most-mentioned actor there.
     canonical_actors(con)
+    # The most frequent spelling and type; ties broken by the string, so that every
+    # connection (the CLI, the web app's snapshot) names an actor alike ("Liberals" and
+    # "liberals" once each: mode() would pick either).
     names = con.execute(
-        f"""{docs_cte} SELECT a.actor_key, mode(a.name), mode(a.type) FROM actors_canonical a JOIN docs USING (doc_id)
-            WHERE a.actor_key IS NOT NULL GROUP BY a.actor_key ORDER BY a.actor_key""", where_params).fetchall()
+        f"""{docs_cte}, counted AS (
+                SELECT a.actor_key, a.name, a.type, count(*) AS n FROM actors_canonical a JOIN docs USING (doc_id)
+                WHERE a.actor_key IS NOT NULL GROUP BY ALL)
+            SELECT actor_key, first(name ORDER BY n DESC, name), first(type ORDER BY n DESC, type)
+            FROM counted GROUP BY actor_key ORDER BY actor_key""", where_params).fetchall()
     arts.actor_names = {k: nm for k, nm, _ in names}
     arts.actor_types = {k: tp for k, _, tp in names}
     arts.actor_keys = [k for k, _, _ in names]
