@@ -38,11 +38,22 @@ def macro_f1(gold: list[str], pred: list[str]) -> float:
     return macro_f1_ids(np.array([ids[x] for x in gold]), np.array([ids[x] for x in pred]), len(MAIN_ROLES))
 
 
+def dump_line(doc, article: str, fold, gold_of: dict[str, str], set_name: str) -> str:
+    """One held-out article for `redline.training.camps`: each actor's role probabilities
+    from its own words (before the camps), its matched gold role, and the camp edges."""
+    from redline.components.roles import camp_edges
+
+    actors = [{"id": a.id, "type": a.type, "gold": gold_of.get(a.id),
+               "probs": list((a.role.evidence.get("reading_from_its_own_words") or a.role.probabilities).values())
+               if a.role else None} for a in doc.actors]
+    return json.dumps({"article": article, "fold": fold, "set": set_name, "actors": actors,
+                       "edges": camp_edges(doc)}) + "\n"
+
+
 def semeval_pass(args) -> int:
     """SemEval-2025 Task 10 articles through the full pipeline with the fold models that held
     them out: main-role accuracy on the gold mentions that an actor's mention overlaps."""
-    from redline.components.roles import (camp_edges, fix_offsets, load_role_model, read_article,
-                                          read_mentions)
+    from redline.components.roles import fix_offsets, load_role_model, read_article, read_mentions
     from redline.doc import Document
     from redline.pipeline import Pipeline
 
@@ -71,13 +82,7 @@ def semeval_pass(args) -> int:
                     found += 1
                     gold_of.setdefault(hit.id, labels[0])
             if dump:
-                dump.write(json.dumps({
-                    "article": aid, "fold": cfg.get("fold"), "set": "semeval",
-                    "actors": [{"id": a.id, "type": a.type, "gold": gold_of.get(a.id),
-                                "probs": list((a.role.evidence.get("reading_from_its_own_words")
-                                               or a.role.probabilities).values()) if a.role else None}
-                               for a in doc.actors],
-                    "edges": camp_edges(doc)}) + "\n")
+                dump.write(dump_line(doc, aid, cfg.get("fold"), gold_of, "semeval"))
     if dump:
         dump.close()
     hits = [(g, p) for g, p in gold_rows if p is not None]
@@ -105,7 +110,7 @@ def main() -> int:
 
     from actors import match_gold_entity
 
-    from redline.components.roles import camp_edges, load_role_model
+    from redline.components.roles import load_role_model
     from redline.training.roles import PRONOUNS, narrative_gold
     from redline.doc import Document
     from redline.pipeline import Pipeline
@@ -148,13 +153,7 @@ def main() -> int:
                 rows.append((role, r.guess, r.guess if r.score >= tau else None))
                 gold_of.setdefault(aid_match, role)
             if dump:
-                dump.write(json.dumps({
-                    "article": aid, "fold": cfg.get("fold"),
-                    "actors": [{"id": a.id, "type": a.type, "gold": gold_of.get(a.id),
-                                "probs": list((a.role.evidence.get("reading_from_its_own_words")
-                                               or a.role.probabilities).values()) if a.role else None}
-                               for a in doc.actors],
-                    "edges": camp_edges(doc)}) + "\n")
+                dump.write(dump_line(doc, aid, cfg.get("fold"), gold_of, "narrative"))
     if dump:
         dump.close()
     secs = time.time() - t0

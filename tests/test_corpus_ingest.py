@@ -189,12 +189,18 @@ def test_kill_9_at_random_points_then_resume_exports_the_same_bytes(tmp_path):
     assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 4  # 3 killed + the one that finished
 
 
-def test_export_cli_and_its_errors(tmp_path):
+def one_article_store(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder with one short article and a store it was ingested into (lexicon pipeline)."""
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "a.txt").write_text("They are traitors, all of them. Never forget it!", encoding="utf-8")
     store = tmp_path / "c.duckdb"
     redline("corpus", "ingest", store, folder, "--components", "lexicon", "-q")
+    return folder, store
+
+
+def test_export_cli_and_its_errors(tmp_path):
+    folder, store = one_article_store(tmp_path)
     proc = redline("corpus", "export", store, "-o", tmp_path / "csv", "--format", "csv", "--runs")
     assert "documents.csv: 1 rows" in proc.stderr
     assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [
@@ -271,11 +277,7 @@ def _hold(store: Path, mode: str) -> subprocess.Popen:
 def test_ingest_waits_for_a_store_another_process_holds(tmp_path):
     import time
 
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "a.txt").write_text("They are traitors, all of them. Never forget it!", encoding="utf-8")
-    store = tmp_path / "c.duckdb"
-    redline("corpus", "ingest", store, folder, "--components", "lexicon", "-q")
+    folder, store = one_article_store(tmp_path)
     (folder / "b.txt").write_text("The corrupt elite lied to the nation. Enough is enough!", encoding="utf-8")
     holder = _hold(store, "read")
     try:
@@ -300,11 +302,7 @@ def test_ingest_waits_for_a_store_another_process_holds(tmp_path):
 def test_a_store_held_past_the_wait_is_a_clear_error(tmp_path):
     from redline.corpus.store import Store, StoreLocked
 
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "a.txt").write_text("They are traitors, all of them. Never forget it!", encoding="utf-8")
-    store = tmp_path / "c.duckdb"
-    redline("corpus", "ingest", store, folder, "--components", "lexicon", "-q")
+    folder, store = one_article_store(tmp_path)
     holder = _hold(store, "write")  # another ingest, say: it holds the store until it ends
     try:
         proc = redline("corpus", "ingest", store, folder, "--components", "lexicon", "--lock-wait", "1",
