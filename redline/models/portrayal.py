@@ -249,6 +249,7 @@ class PortrayalModel:
                                  int(self.config["n_cues"])) for _ in range(int(self.config.get("members", 1)))]
             net = nets[0] if len(nets) == 1 else PortrayalEnsemble(nets)
             net.load_state_dict({k: v.float() for k, v in load_file(str(w_path)).items()})
+            check_camps(self.config.get("camps") or {})
         except (KeyError, ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"unusable portrayal model in {folder}: {exc}; run `redline train-roles`") from exc
         self.folder = folder
@@ -332,6 +333,17 @@ class PortrayalModel:
 
 
 # ----------------------------------------------------------------------------- camps
+
+def check_camps(camps: dict) -> None:
+    """A "camps" block must have both 3x3 lift tables (positive) when it has a weight, so
+    that a hand-edited config fails at load, with the folder named, not mid-analysis."""
+    if not float(camps.get("weight", 0.0)):
+        return
+    for kind in ("ally", "harm"):
+        table = np.asarray(camps[kind], dtype=np.float64)
+        if table.shape != (3, 3) or not (table > 0).all():
+            raise ValueError(f'camps["{kind}"] must be a 3x3 table of positive lifts')
+
 
 def camp_update(probs: np.ndarray, edges: list[tuple[int, int, str]], camps: dict) -> np.ndarray:
     """Revise each actor's main-role probabilities by the company it keeps in the story.
