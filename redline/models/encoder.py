@@ -169,8 +169,13 @@ class MiniLMEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 output_hidden_states: bool = False) -> EncoderOutput:
         x = self.embeddings(input_ids)
-        return run_layers(self.encoder.layer, x, padding_bias(attention_mask, input_ids, x.dtype),
+        return run_layers(self.encoder.layer, x, self.attention_bias(input_ids, attention_mask, x.dtype),
                           output_hidden_states)
+
+    def attention_bias(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                       dtype: torch.dtype) -> torch.Tensor:
+        """The additive padding mask the layers take (also for callers that run them themselves)."""
+        return padding_bias(attention_mask, input_ids, dtype)
 
     @classmethod
     def from_folder(cls, folder: Path | str | None = None, load_weights: bool = True) -> "MiniLMEncoder":

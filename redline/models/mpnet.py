@@ -478,11 +478,15 @@ class MPNetEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 output_hidden_states: bool = False) -> EncoderOutput:
         x = self.embeddings(input_ids)
-        # One additive mask for SDPA: the relative position bias plus the padding mask,
-        # in the activation dtype.
-        bias = (self.encoder.position_bias(x.shape[1], x.device).to(x.dtype)
-                + padding_bias(attention_mask, input_ids, x.dtype)).to(x.dtype)
-        return run_layers(self.encoder.layer, x, bias, output_hidden_states)
+        return run_layers(self.encoder.layer, x, self.attention_bias(input_ids, attention_mask, x.dtype),
+                          output_hidden_states)
+
+    def attention_bias(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                       dtype: torch.dtype) -> torch.Tensor:
+        """One additive mask for SDPA: the relative position bias plus the padding mask, in
+        the activation dtype (also for callers that run the layers themselves)."""
+        return (self.encoder.position_bias(input_ids.shape[1], input_ids.device).to(dtype)
+                + padding_bias(attention_mask, input_ids, dtype)).to(dtype)
 
     @classmethod
     def from_folder(cls, folder: Path | str | None = None, layers: int | None = None,

@@ -194,17 +194,6 @@ def trainable_names(net, feature_layers: tuple[int, ...]) -> set[str]:
     return names
 
 
-def _attention_bias(encoder, ids: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """The additive attention mask the encoder's layers take (models/encoder.py, mpnet.py)."""
-    from redline.models.encoder import padding_bias
-
-    bias = padding_bias(mask, ids, dtype)
-    stack = encoder.encoder
-    if hasattr(stack, "position_bias"):  # MPNet: relative position bias as well
-        bias = stack.position_bias(ids.shape[1], ids.device).to(dtype) + bias
-    return bias.to(dtype)
-
-
 # ----------------------------------------------------------------------------- training
 
 def finetune(cfg: FinetuneConfig) -> dict:
@@ -265,7 +254,7 @@ def finetune(cfg: FinetuneConfig) -> dict:
             batch = examples[b:b + 8]
             ids, mask, *_ = collate(batch, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id, n_tech)
             x = encoder.embeddings(ids)
-            bias = _attention_bias(encoder, ids, mask, x.dtype)
+            bias = encoder.attention_bias(ids, mask, x.dtype)
             for layer in lower:
                 x = layer(x, bias)
             for r, ex in enumerate(batch):
@@ -297,7 +286,7 @@ def finetune(cfg: FinetuneConfig) -> dict:
             for r, ex in enumerate(batch):
                 x[r, :ex["frozen"].shape[0]] = ex["frozen"]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                bias = _attention_bias(encoder, ids, mask, torch.bfloat16 if use_bf16 else torch.float32)
+                bias = encoder.attention_bias(ids, mask, torch.bfloat16 if use_bf16 else torch.float32)
                 for layer in upper:
                     x = layer(x, bias)
                 bio_logits, tech_logits = net.token_logits(x)
