@@ -92,6 +92,29 @@ def test_a_possessor_speaks_through_a_report_not_through_critics():
 
 
 @needs_model
+def test_the_speaker_with_a_relative_clause_not_the_clauses_object():
+    # spaCy hangs "the gunfire" (the object of "who heard") on "said" as a second subject
+    doc, pairs = attributed("A neighbor who heard the gunfire said it happened at a home where the occupants "
+                            "were always arguing.")
+    att = source_of(pairs, "A neighbor")
+    assert att.source.text == "A neighbor" and att.cue.text == "said"
+
+
+@needs_model
+def test_personified_facts_and_history_are_the_authors_voice_but_documents_speak():
+    doc, pairs = attributed("The facts on the ground say that the rebels are winning. "
+                            "History shows that sanctions rarely work. "
+                            "According to the evidence, the regime is collapsing. "
+                            "The numbers tell us that the plan failed. "
+                            "The report said the rebels were winning. "
+                            "The ministry's figures show that exports fell.")
+    for opening in ("The facts", "History", "According to the evidence", "The numbers"):
+        assert source_of(pairs, opening) is None, opening
+    assert source_of(pairs, "The report").source.text == "The report"
+    assert source_of(pairs, "The ministry's").source.text == "The ministry's figures"
+
+
+@needs_model
 def test_warned_and_nothing_to_attribute():
     doc, pairs = attributed("The United Nations warned on Monday that 2 million people could starve in Yemen.")
     att = source_of(pairs, "The United Nations")

@@ -15,6 +15,9 @@ How a sentence gets its speaker:
    subject inherited through "xcomp"/"conj"; its object, as a negative). A logistic
    regression fitted on PolNeAR train scores each (cue, source) pair from parse features;
    the best pair per cue is kept when its probability reaches the model's threshold.
+   A cue whose speaker is a personified abstraction ("the facts say", "history shows",
+   "according to the evidence") proposes no pair: that is the author arguing, not a
+   source (documents, polls and institutions remain sources).
 3. Sentences. A kept cue attributes its own sentence when the reported content (the cue's
    clausal complement, or for inversions and "according to" the rest of the sentence)
    covers a good part of it; cues inside quotation marks (nested speech) give way to the
@@ -56,6 +59,11 @@ PERSON_PRONOUNS = {"he", "him", "she", "her"}
 PLURAL_PRONOUNS = {"they", "them"}
 THING_PRONOUNS = {"it"}
 FIRST_SECOND = {"i", "me", "we", "us", "you"}
+# Abstractions an author makes speak for the argument ("the facts say", "history teaches",
+# "the numbers show", "science tells us"); not data, polls or studies, which PolNeAR and
+# readers take as sources.
+RHETORICAL_SPEAKERS = {"fact", "evidence", "truth", "reality", "history", "number", "math", "mathematics",
+                       "arithmetic", "logic", "science", "experience"}
 OPEN_QUOTES = "“«"
 CLOSE_QUOTES = "”»"
 QUOTE_CHARS = {'"', "“", "”", "«", "»", "''", "``"}  # as spaCy tokens
@@ -201,17 +209,16 @@ def candidate_pairs(sp, lexicon: CueLexicon):
     for tok in sp:
         if tok.is_punct or tok.is_space or lexicon.reliability(tok) < MIN_CUE_RELIABILITY:
             continue
-        found: list[tuple[object, str]] = []
-        if tok.lower_ == "according":
-            for c in tok.children:
-                if c.lower_ == "to":
-                    found += [(g, "according") for g in _pobj(c)]
-            if not found:  # "according to" parsed with "to" as the head's sibling
-                nxt = tok.nbor(1) if tok.i + 1 < len(sp) else None
-                if nxt is not None and nxt.lower_ == "to":
-                    found += [(g, "according") for g in _pobj(nxt)]
+        according = _according_objects(tok)
+        subjects = _subjects(tok)
+        if any(_rhetorical(src) for src in subjects + according):
+            continue  # "the facts say", "according to the evidence": the author's own voice
+        found: list[tuple[object, str]] = [(g, "according") for g in according]
+        subject_ids = {c.i for c in subjects}
         has_subject = False
         for c in tok.children:
+            if c.dep_ in SUBJ_DEPS and c.i not in subject_ids:
+                continue  # the parse's misplaced object of a relative clause (`_subjects`)
             if c.dep_ in SUBJ_DEPS:
                 if c.tag_ in ("WDT", "WP") and tok.dep_ == "relcl":
                     found.append((tok.head, "head"))  # "officials who said": the noun
@@ -236,9 +243,7 @@ def candidate_pairs(sp, lexicon: CueLexicon):
             elif tok.dep_ == "pcomp" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
                 head = head.head  # "began by saying": the subject of "began"
             if tok.dep_ in ("xcomp", "conj", "advcl", "pcomp") and head.pos_ in ("VERB", "AUX"):
-                for c in head.children:
-                    if c.dep_ in ("nsubj",):
-                        found.append((c, "inherited"))
+                found += [(c, "inherited") for c in _subjects(head) if c.dep_ == "nsubj"]
         # A parse may run a headline into the next line; a source on another line is no source.
         found = [(src, rel) for src, rel in found if src.i != tok.i and _same_line(text, src.idx, tok.idx)]
         if tok.pos_ == "VERB" and not any(rel in SPEAKER_RELATIONS for _, rel in found):
@@ -248,6 +253,41 @@ def candidate_pairs(sp, lexicon: CueLexicon):
         for src, relation in found:
             s, e = _phrase_span(src, stop=tok)
             yield Pair(tok, src, s, e, relation)
+
+
+def _according_objects(cue) -> list:
+    """The source of "according to X": X (none for any other cue)."""
+    if cue.lower_ != "according":
+        return []
+    found = [g for c in cue.children if c.lower_ == "to" for g in _pobj(c)]
+    if not found and cue.i + 1 < len(cue.doc) and cue.nbor(1).lower_ == "to":
+        found = _pobj(cue.nbor(1))  # "according to" parsed with "to" as the head's sibling
+    return found
+
+
+def _subjects(verb) -> list:
+    """The verb's subjects, without one that is really the object of another subject's
+    relative clause: in "A neighbor who heard the gunfire said ...", spaCy may hang
+    "gunfire" on "said" as a second subject, right where the clause "who heard" ends. A
+    verb has one subject; the one the clause leaves stranded is not it."""
+    subjects = [c for c in verb.children if c.dep_ in SUBJ_DEPS]
+    stranded = set()
+    for subject in subjects:
+        for clause in subject.children:
+            if clause.dep_ in ("relcl", "acl") and clause.i > subject.i:
+                clause_end = max(t.i for t in clause.subtree)
+                stranded |= {other.i for other in subjects
+                             if other.i != subject.i and other.left_edge.i == clause_end + 1}
+    return [c for c in subjects if c.i not in stranded]
+
+
+def _rhetorical(src) -> bool:
+    """A personified abstraction as the speaker ("the facts on the ground say", "history
+    shows", "according to the evidence"): a figure of the author's own argument, not a
+    source. Documents, polls and institutions are sources ("the report said"), and so is
+    someone's record ("the ministry's figures show", hence no possessor)."""
+    return src.pos_ == "NOUN" and src.lemma_.lower() in RHETORICAL_SPEAKERS and \
+        not any(c.dep_ == "poss" for c in src.children)
 
 
 def _same_line(text: str, a: int, b: int) -> bool:
