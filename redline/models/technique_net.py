@@ -284,7 +284,10 @@ class TechniqueModel:
             # The pooler of the original BertModel is unused (and absent from the encoders).
             state = {k: v for k, v in state.items()
                      if not k.startswith("encoder.pooler.") and not k.endswith("position_ids")}
-            missing, unexpected = net.load_state_dict(state, strict=False)
+            # assign=True: the encoder's large matrices in `state` already are its own
+            # tensors (the deltas were added onto them), so copying them onto themselves
+            # would only cost a pass over the weights; the heads take their loaded tensors.
+            missing, unexpected = net.load_state_dict(state, strict=False, assign=True)
             missing = [k for k in missing if k not in FROZEN_BASE_WEIGHTS]
             if missing or unexpected:
                 raise ModelError(f"{path}: weights do not match the network "
