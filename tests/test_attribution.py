@@ -115,6 +115,17 @@ def test_personified_facts_and_history_are_the_authors_voice_but_documents_speak
 
 
 @needs_model
+def test_a_report_relays_what_an_actor_told_police_but_an_actor_keeps_what_it_reports():
+    doc, pairs = attributed("Candace Smith went to a police station on Monday. She also told police that when "
+                            "she “threatens to leave Quentin, he tells her that he would kill her,” the report "
+                            "said. Donald Trump said Hillary Clinton told donors that the wall would fail.")
+    relayed = source_of(pairs, "She also told")
+    assert relayed.cue.text == "told" and actor_name(doc, relayed) == "Candace Smith"
+    reported = source_of(pairs, "Donald Trump said")
+    assert reported.cue.text == "said" and actor_name(doc, reported) == "Donald Trump"
+
+
+@needs_model
 def test_warned_and_nothing_to_attribute():
     doc, pairs = attributed("The United Nations warned on Monday that 2 million people could starve in Yemen.")
     att = source_of(pairs, "The United Nations")

@@ -21,7 +21,8 @@ How a sentence gets its speaker:
 3. Sentences. A kept cue attributes its own sentence when the reported content (the cue's
    clausal complement, or for inversions and "according to" the rest of the sentence)
    covers a good part of it; cues inside quotation marks (nested speech) give way to the
-   speaker outside them. A quotation spanning several sentences takes the speaker named
+   speaker outside them, and a report or statement that only relays what an actor said
+   ("She told police that ..., the report said") gives way to that actor. A quotation spanning several sentences takes the speaker named
    before or after it, and a sentence that continues a quotation after an attributed
    quoted sentence keeps that speaker.
 4. Pronoun speakers ("he said", "they claimed") go, in order, to the most recent
@@ -427,6 +428,8 @@ class Found:
     depth: int = 0  # how deep the cue sits in its sentence's tree (the outermost cue wins)
     top_level: bool = False  # the cue is the sentence's main verb (or an inserted "X said")
     reliability: float = 1.0  # the cue lexicon's reliability for the cue word
+    cue_token: int = -1  # the cue's token index in the parse
+    reports_to: int = -1  # the token index of the cue whose reported clause this cue heads, else -1
 
 
 def _cue_span(cue) -> tuple[int, int]:
@@ -588,7 +591,8 @@ class _Attributor:
             p.relation == "according" and p.cue.head.dep_ == "ROOT"
         return Found(cs, ce, p.source_start, p.source_end, src_span[0], src_span[1], actor, score, sent_i,
                      cov, _in_quotes(p.cue), pronoun, kind, depth=sum(1 for _ in p.cue.ancestors),
-                     top_level=top and cov > 0, reliability=self.model.lexicon.reliability(p.cue))
+                     top_level=top and cov > 0, reliability=self.model.lexicon.reliability(p.cue),
+                     cue_token=p.cue.i, reports_to=p.cue.head.i if p.cue.dep_ in ("ccomp", "parataxis") else -1)
 
     def resolve_pronoun(self, tok, sent_i: int, earlier: list[Found]):
         """(source span, actor, kind) for a pronoun speaker; see the module docstring, step 4."""
@@ -629,6 +633,10 @@ class _Attributor:
             # he hopes ..."), then the wider content, then the score
             if cur is None or self.rank(f) > self.rank(cur):
                 own[f.sentence] = f
+        for f in found:
+            cur = own[f.sentence]
+            if cur is not None and self.relays(cur, f):
+                own[f.sentence] = f
         out = list(own)
         quoted = self.quoted_sentences()
         # A quotation over several sentences: its speaker is named where it opens or closes.
@@ -661,6 +669,19 @@ class _Attributor:
         for") on the sentence's spine rather than deep in a subordinate clause."""
         return f.coverage >= MIN_COVERAGE or f.top_level or \
             (f.reliability >= RELIABLE_CUE and f.depth <= SPINE_DEPTH)
+
+    @staticmethod
+    def relays(outer: Found, inner: Found) -> bool:
+        """Whether the outer source only passes on what an actor of the article said: in "She
+        told police that he threatened her, the report said", the report relays her words and
+        the claim is hers. The inner cue heads the outer one's reported clause and is a speech
+        cue outside quotation marks; the outer speaker is a single source the article does not
+        cast (a report, a statement, a spokesman), the inner one an actor. Actors and groups
+        keep what they report ("Trump said Clinton described ...", "Other leaders denounce
+        ..."): PolNeAR, like a reader, credits the outer voice there."""
+        return inner.reports_to == outer.cue_token and inner.reliability >= RELIABLE_CUE and \
+            not inner.in_quotes and not outer.in_quotes and inner.actor is not None and \
+            outer.actor is None and not outer.pronoun and outer.speaker_kind != "plural"
 
     @staticmethod
     def rank(f: Found) -> tuple:
