@@ -244,6 +244,16 @@ def test_topics_and_headline_guesses_are_not_people():
     assert names["Theresa May"].type == "PERSON"
 
 
+def test_party_short_forms_and_acronyms_of_things_are_not_people_or_organisations():
+    # spaCy reads "Dem" as a person and "FAQ" as an organisation here
+    doc = actors_of("WSJ writer slams Ocasio-Cortez's Green New Deal, says it looks like Dem parody bill. "
+                    "In a now-deleted FAQ page on Ocasio-Cortez's website, the document explains that it's "
+                    "calling for an elimination of greenhouse gas emissions. Recall, also, the much-criticized "
+                    "supporting FAQ materials produced by Ocasio-Cortez's office.")
+    assert not [a for a in doc.actors if a.name in ("Dem", "FAQ") and a.type in ("PERSON", "ORG")], \
+        [(a.name, a.type) for a in doc.actors]
+
+
 def test_groups_cast_by_description_are_actors():
     doc = actors_of("Climate alarmists want to rebrand climate change. The alarmists say fishing families and "
                     "farmers will suffer, while scientists disagree. Muslims and Christians prayed together, "

@@ -66,6 +66,30 @@ def test_cast_leaves_credits_topics_and_events_of_actors_alone():
     assert not any("getty" in n or "jones" in n for n in names)
 
 
+def test_cast_people_are_groups_that_a_word_picks_out():
+    # bare or counted people are nobody a reader would list; "displaced people" and "the
+    # poorest communities" are cast, as groups (not things), apart from the bare word they share
+    texts = ("People are dying because the government ignored the warnings. People deserve better than "
+             "this. The plan will hurt people and leave displaced people without homes. Children are suffering "
+             "from the heat, and malnourished children in the city cannot sleep.",
+             "The first folks that get flooded out are the poorest communities. They are often communities of "
+             "color. We need to invest in these communities. Many communities will never recover, and other "
+             "communities are next.")
+    types = {a.name.lower(): a.type for text in texts for a in actors_of(text).actors}
+    for bare in ("people", "children", "communities", "many communities", "other communities"):
+        assert bare not in types, types
+    for group in ("displaced people", "malnourished children", "poorest communities"):
+        assert types.get(group) == "GROUP", types
+
+
+def test_a_setting_is_not_cast():
+    doc = actors_of("Officer Eric Joering died at the scene and his colleague, Anthony Morelli, died at a "
+                    "local hospital. The suspect was wounded and was treated at a hospital. Smith is alive "
+                    "in hospital tonight.")
+    assert not [a for a in doc.actors if "hospital" in a.name.lower()], [a.name for a in doc.actors]
+    assert {"Eric Joering", "Anthony Morelli"} <= {a.name for a in doc.actors}
+
+
 def test_candidates_skip_taken_ranges_and_numbers():
     doc = Document(id="t", text="Climate change cost 3 billion dollars in 2019, the report said.")
     sp = parse(doc)

@@ -72,7 +72,9 @@ Merging policy (what becomes one actor), and why:
   campaigns ("Brexit", "pro-Brexit", "Obamacare", "the Clean Power Plan", any name ending
   in Act, Bill, Deal, Referendum...); bylines (a name in capitals alone on one of the
   first three lines, or "By ..."), photo credits and wire tags ("Photo: AFP/Getty Images", "(Reuters) -", a line
-  "REUTERS"); hashtags and -isms ("Islamophobia"); and names found only in a title-case
+  "REUTERS"); hashtags and -isms ("Islamophobia"); acronyms of things that spaCy calls
+  organisations ("the FAQ page", "GDP", "GMT"); party short forms it calls people ("Dem
+  parody bill": a party word, judged like "Democratic"); and names found only in a title-case
   headline (spaCy guesses there: "Bill", "Referendum", "Tories Cheer" were people), unless
   each of their words is capitalised in the body too or a gazetteer knows them;
   organisations of two words or more are kept there.
@@ -782,6 +784,10 @@ class _Builder:
             text = _clean(sp[ts:te].text)
             if not text or not any(ch.isalpha() for ch in text) or _is_topic(text):
                 continue
+            if _strip_the(text).lower() in gz.THING_ACRONYMS:
+                continue  # "the FAQ page", "GDP": a thing, whatever spaCy calls it
+            if label == "PERSON" and text.lower() in gz.PARTY_SHORT_FORMS:
+                label = "NORP"  # "Dem parody bill": a party word, never a person's name
             root = sp[ts:te].root
             if label == "NORP":
                 country = gz.country_of_adj(text)
@@ -1152,11 +1158,17 @@ def _join_bare_groups(groups: dict[str, list[Cand]]) -> None:
 _LOCATIVE_PREPS = ("in", "at", "inside", "within", "across", "throughout", "near", "around", "through", "outside")
 
 
-def _locative(sp, c: Cand, preps=_LOCATIVE_PREPS) -> bool:
+def _governing_prep(sp, c: Cand):
+    """The preposition whose object the phrase is (through "and": "in Aleppo and Homs"), or None."""
     tok = sp[c.te - 1]
     while tok.dep_ == "conj" and tok.head.i != tok.i:
         tok = tok.head
-    return tok.dep_ == "pobj" and tok.head.lemma_.lower() in preps
+    return tok.head if tok.dep_ == "pobj" else None
+
+
+def _locative(sp, c: Cand, preps=_LOCATIVE_PREPS) -> bool:
+    prep = _governing_prep(sp, c)
+    return prep is not None and prep.lemma_.lower() in preps
 
 
 _PLACE_NOUNS = {"state", "city", "province", "county", "town", "village", "region", "island", "district"}
@@ -1427,7 +1439,11 @@ def _add_cast(b: _Builder, cast_model, groups: dict[str, list[Cand]], chosen: li
 
     Not in credits or bylines, not a topic ("Brexit"), not a named person or place, and not
     a description of a person or organisation ("the Vermont senator", "the agency"): those
-    are the rules' to keep or drop."""
+    are the rules' to keep or drop. A group of people the rules let go is cast only when a
+    word says which people ("surrounding communities", "young children"), and then as a
+    GROUP; bare or counted people ("people", "many people", "children") are nobody a reader
+    would list. Nor is a thing named mostly as where something happened ("died at a local
+    hospital", "treated at a hospital"): the setting, not a member of the cast."""
     sp = b.sp
     # Every candidate the rules saw, kept or dropped ("in Washington" is a place, not a thing),
     # except the laws, programmes and phenomena they dropped as topics, which a story may cast.
@@ -1439,14 +1455,55 @@ def _add_cast(b: _Builder, cast_model, groups: dict[str, list[Cand]], chosen: li
     # spaCy may call one of several "Green New Deal"s a PERSON: a key is a named person or
     # place only when every one of its phrases is.
     not_named = {chunk.key for chunk, _ in cast if sp[chunk.head].ent_type_ not in RULE_ENTITIES}
+    # "child" and "children" share a key: a key is of people when any of its heads is.
+    of_people = {chunk.key for chunk, _ in cast if _group_noun(sp[chunk.head])}
+    cast_groups: dict[str, list[Cand]] = defaultdict(list)
     for chunk, score in cast:
         head = sp[chunk.head]
         if head.lemma_.lower() in DESCRIPTION_NOUNS or _names_a_topic(chunk.key) or chunk.key not in not_named:
             continue
-        law = sp[chunk.head].ent_type_ == "LAW"
-        groups["thing:" + chunk.key].append(Cand(
-            chunk.start, chunk.end, chunk.ts, chunk.te, "thing", chunk.key, prio=9, label="LAW" if law else "THING",
-            name=chunk.name, extra={"cast_score": score}))
+        key = chunk.key
+        if key in of_people:
+            # "the poorest communities" is cast, the "communities" it joined (and "other
+            # communities") are not: the phrase's own words decide, and make its key
+            key = chunk.phrase_key
+            if not _says_which(sp, key):
+                continue
+            kind, label = "group", "GROUP"
+        else:
+            kind, label = "thing", "LAW" if head.ent_type_ == "LAW" else "THING"
+        cast_groups[f"{kind}:{key}"].append(Cand(
+            chunk.start, chunk.end, chunk.ts, chunk.te, kind, key, prio=9, label=label, name=chunk.name,
+            extra={"cast_score": score}))
+    for key, cs in cast_groups.items():
+        if 2 * sum(_setting(sp, c) for c in cs) <= len(cs):  # named mostly as a setting: not cast
+            groups[key].extend(cs)
+
+
+def _says_which(sp, key: str) -> bool:
+    """Whether a phrase key for people has a word before its head that says which people
+    ("young people", "surrounding communities"), not only how many or which of those
+    already named ("many people", "more than 1,000 people", "other children")."""
+    return any(w.isalpha() and w not in GENERIC_MODS and not sp.vocab[w].is_stop and not sp.vocab[w].like_num
+               for w in key.split()[:-1])
+
+
+def _group_noun(tok) -> bool:
+    """A noun the group rules judge (`_noun_phrases`): a kind of people ("farmers") or a
+    weak group noun that needs a name-like modifier ("people", "children", "companies")."""
+    return _people_noun(tok) or tok.lower_ in GROUP_WEAK or tok.lemma_.lower() in GROUP_WEAK
+
+
+# Prepositions of place that verbs seldom take as arguments: unlike "in" ("invest in wind
+# power", "believe in the First Amendment"), they say where something happened.
+_SETTING_PREPS = ("at", "inside", "outside", "near", "within", "around", "throughout")
+
+
+def _setting(sp, c: Cand) -> bool:
+    """Where something happened ("died at a local hospital", "was treated at a hospital"): a
+    place phrase hanging on a verb or adjective, not on a noun ("the cafes at the station")."""
+    prep = _governing_prep(sp, c)
+    return prep is not None and prep.lemma_.lower() in _SETTING_PREPS and prep.head.pos_ in ("VERB", "AUX", "ADJ")
 
 
 def actor_index(doc: Document) -> ActorIndex:

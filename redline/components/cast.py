@@ -10,7 +10,10 @@ victim entities, on what makes a phrase part of a story's cast: what its head wo
 (spaCy's word vectors), what it does or has done to it (the governing verb's vector and
 its dependency role), whether it is a law or an event, and how often the article comes
 back to it. Phrases that score at or above the model's threshold become actors of type
-`THING` (or `LAW`); the repeated phrase ("climate change" five times) is one actor.
+`THING` (or `LAW`); the repeated phrase ("climate change" five times) is one actor. The
+actor finder leaves out what is not a thing of the story even when it scores: groups of
+people ("people", "children": the group rules judge those) and a thing named mostly as the
+setting of an event ("died at a local hospital"); see `actors._add_cast`.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ class Chunk:
     ts: int  # tokens [ts, te)
     te: int
     head: int  # token index of the head
-    key: str  # lower-case lemmas of the content words: one actor per key
+    key: str  # lower-case lemmas of the content words: one actor per key (`CastModel.cast` may shorten it)
     name: str
+    phrase_key: str = ""  # the key of this phrase's own words, before any joining
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -73,7 +77,7 @@ def candidate_chunks(sp, taken: list[tuple[int, int]]) -> list[Chunk]:
         key = " ".join(t.lemma_.lower() for t in words)
         if not key or not any(c.isalpha() for c in key):
             continue
-        out.append(Chunk(start, end, ts, te, root.i, key, sp.text[start:end]))
+        out.append(Chunk(start, end, ts, te, root.i, key, sp.text[start:end], phrase_key=key))
     return out
 
 

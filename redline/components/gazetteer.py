@@ -206,6 +206,20 @@ ORGS: dict[str, str] = {
 # Platforms spaCy sometimes takes for people ("Twitter"): organisations when they act.
 PLATFORMS = {"twitter", "facebook", "youtube", "instagram", "tiktok", "whatsapp", "telegram", "google", "reddit"}
 
+# Short forms of party members and supporters that spaCy sometimes takes for a person's name
+# ("looks like Dem parody bill"): a nationality-like word (NORP), never a person.
+PARTY_SHORT_FORMS = {"dem", "dems", "repub", "repubs", "lib dem", "lib dems", "libdem", "libdems",
+                     "tory", "tories"}
+
+# Acronyms spaCy labels ORG that name things, not organisations ("the FAQ page", "GDP grew",
+# "3 p.m. GMT"): documents and formats, measures, time zones, substances and technology.
+THING_ACRONYMS = {
+    "faq", "faqs", "pdf", "url", "html", "usb", "gps", "atm", "suv", "suvs", "tv", "dvd", "ai",
+    "gdp", "gnp", "cpi", "roi", "iq", "aqi", "gmt", "utc", "est", "edt", "cst", "cdt", "pst", "pdt", "bst",
+    "cet", "co2", "ghg", "ghgs", "lng", "gmo", "gmos", "pfas", "pcb", "pcbs", "dna", "rna", "hiv", "aids",
+    "ptsd", "adhd", "id", "ids", "diy", "asap", "fyi", "rsvp", "ceo", "ceos", "cfo", "coo", "cto", "phd", "mba",
+}
+
 # Capitalised institution names that are actors although their lowercase form is generic:
 # "Congress voted", "the Senate", "Parliament" (but "the army", "a court" are not names).
 INSTITUTIONS = {"congress", "senate", "parliament", "house of commons", "house of lords", "supreme court",
