@@ -103,7 +103,7 @@ def test_the_speaker_with_a_relative_clause_not_the_clauses_object():
 @needs_model
 def test_personified_facts_and_history_are_the_authors_voice_but_documents_speak():
     doc, pairs = attributed("The facts on the ground say that the rebels are winning. "
-                            "History shows that sanctions rarely work. "
+                            "History shows that sanctions rarely work and teaches that walls fail. "
                             "According to the evidence, the regime is collapsing. "
                             "The numbers tell us that the plan failed. "
                             "The report said the rebels were winning. "

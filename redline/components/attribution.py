@@ -210,12 +210,8 @@ def candidate_pairs(sp, lexicon: CueLexicon):
     for tok in sp:
         if tok.is_punct or tok.is_space or lexicon.reliability(tok) < MIN_CUE_RELIABILITY:
             continue
-        according = _according_objects(tok)
-        subjects = _subjects(tok)
-        if any(_rhetorical(src) for src in subjects + according):
-            continue  # "the facts say", "according to the evidence": the author's own voice
-        found: list[tuple[object, str]] = [(g, "according") for g in according]
-        subject_ids = {c.i for c in subjects}
+        found: list[tuple[object, str]] = [(g, "according") for g in _according_objects(tok)]
+        subject_ids = {c.i for c in _subjects(tok)}
         has_subject = False
         for c in tok.children:
             if c.dep_ in SUBJ_DEPS and c.i not in subject_ids:
@@ -245,6 +241,8 @@ def candidate_pairs(sp, lexicon: CueLexicon):
                 head = head.head  # "began by saying": the subject of "began"
             if tok.dep_ in ("xcomp", "conj", "advcl", "pcomp") and head.pos_ in ("VERB", "AUX"):
                 found += [(c, "inherited") for c in _subjects(head) if c.dep_ == "nsubj"]
+        if any(_rhetorical(src) for src, rel in found if rel in SPEAKER_RELATIONS and rel != "passive_subj"):
+            continue  # "the facts say", "according to the evidence": the author's own voice
         # A parse may run a headline into the next line; a source on another line is no source.
         found = [(src, rel) for src, rel in found if src.i != tok.i and _same_line(text, src.idx, tok.idx)]
         if tok.pos_ == "VERB" and not any(rel in SPEAKER_RELATIONS for _, rel in found):
