@@ -22,9 +22,9 @@ How a sentence gets its speaker:
    clausal complement, or for inversions and "according to" the rest of the sentence)
    covers a good part of it; cues inside quotation marks (nested speech) give way to the
    speaker outside them, and a report or statement that only relays what an actor said
-   ("She told police that ..., the report said") gives way to that actor. A quotation spanning several sentences takes the speaker named
-   before or after it, and a sentence that continues a quotation after an attributed
-   quoted sentence keeps that speaker.
+   ("She told police that ..., the report said") gives way to that actor. A quotation
+   spanning several sentences takes the speaker named before or after it, and a sentence
+   that continues a quotation after an attributed quoted sentence keeps that speaker.
 4. Pronoun speakers ("he said", "they claimed") go, in order, to the most recent
    compatible speaker in the previous two sentences (so "He said they came and went
    around 3am" after "The garage manager said ..." is the manager's), else to the actor
