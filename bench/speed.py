@@ -5,6 +5,8 @@
 Prints: full-pipeline throughput (articles/s, characters/s), the encoder-only forward
 throughput over the same articles (the bound the pipeline is compared against), warm
 latency for a 5,000-character article, cold CLI start to first result, and peak RSS.
+The analyze pass and the cold start also give their CPU time (user+sys, all threads),
+steadier than wall time on a machine whose cores other work shares.
 """
 
 from __future__ import annotations
@@ -78,13 +80,15 @@ def main() -> None:
     analyze(articles[0], components=comps)  # warm-up
 
     # This machine's timings vary from run to run (shared CPUs): --repeat gives a range.
-    rates = []
+    # CPU time (user+sys, all threads) varies less than wall time there: it is printed too.
+    rates, cpus = [], []
     for _ in range(max(1, a.repeat)):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         n_spans = 0
         for i, text in enumerate(articles):
             n_spans += len(analyze(text, id=str(i), components=comps).spans)
         rates.append(len(articles) / (time.perf_counter() - t))
+        cpus.append((time.process_time() - c) / len(articles))
     full_s = len(articles) / statistics.median(rates)
 
     result = {
@@ -94,6 +98,7 @@ def main() -> None:
         "analyze_articles_per_s": round(len(articles) / full_s, 2),
         "analyze_articles_per_s_range": [round(min(rates), 2), round(max(rates), 2)],
         "analyze_chars_per_s": round(chars / full_s),
+        "analyze_cpu_s_per_article": round(statistics.median(cpus), 3),
         "spans": n_spans,
     }
 
@@ -135,14 +140,18 @@ def main() -> None:
     cmd = [sys.executable, "-m", "redline.cli", "analyze", str(sample), "-f", "json"]
     if comps:
         cmd += ["--components", ",".join(comps)]
-    colds, ok = [], True
+    colds, cold_cpus, ok = [], [], True
     for _ in range(max(1, a.repeat)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, env={**os.environ, "REDLINE_THREADS": str(a.threads)})
         colds.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cold_cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         ok = ok and r.returncode == 0
     result["cold_cli_first_result_s"] = round(statistics.median(colds), 2)
     result["cold_cli_first_result_s_range"] = [round(min(colds), 2), round(max(colds), 2)]
+    result["cold_cli_cpu_s"] = round(statistics.median(cold_cpus), 2)
     result["cold_cli_ok"] = ok
 
     if a.json:
@@ -153,13 +162,14 @@ def main() -> None:
     print(f"  CPU: {result['cpu']}")
     lo, hi = result["analyze_articles_per_s_range"]
     print(f"  analyze:        {result['analyze_articles_per_s']:>7} articles/s  {result['analyze_chars_per_s']:>9,} chars/s"
-          + (f"  (range {lo}-{hi} over {a.repeat} passes)" if a.repeat > 1 else ""))
+          + (f"  (range {lo}-{hi} over {a.repeat} passes)" if a.repeat > 1 else "")
+          + f"  CPU {result['analyze_cpu_s_per_article']} s/article")
     if "encoder_only_articles_per_s" in result:
         print(f"  encoder only:   {result['encoder_only_articles_per_s']:>7} articles/s  ({result['precision']})")
     print(f"  warm latency:   {result['warm_latency_5000_chars_s']:>7} s for 5,000 characters")
     lo, hi = result["cold_cli_first_result_s_range"]
     print(f"  cold CLI start: {result['cold_cli_first_result_s']:>7} s to first result (ok={result['cold_cli_ok']})"
-          + (f"  (range {lo}-{hi})" if a.repeat > 1 else ""))
+          + (f"  (range {lo}-{hi})" if a.repeat > 1 else "") + f"  CPU {result['cold_cli_cpu_s']} s user+sys")
     print(f"  model load:     {result['model_load_s']:>7} s   peak RSS: {result['peak_rss_mb']} MB")
 
 
