@@ -59,6 +59,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 def candidate_chunks(sp, taken: list[tuple[int, int]]) -> list[Chunk]:
     """Base noun phrases of the parse `sp` overlapping no character range in `taken`."""
     taken = sorted(taken)
+    text = sp.text  # spaCy rebuilds Doc.text on every read: once here, not once per chunk
     out = []
     for nc in sp.noun_chunks:
         root = nc.root
@@ -77,7 +78,7 @@ def candidate_chunks(sp, taken: list[tuple[int, int]]) -> list[Chunk]:
         key = " ".join(t.lemma_.lower() for t in words)
         if not key or not any(c.isalpha() for c in key):
             continue
-        out.append(Chunk(start, end, ts, te, root.i, key, sp.text[start:end], phrase_key=key))
+        out.append(Chunk(start, end, ts, te, root.i, key, text[start:end], phrase_key=key))
     return out
 
 
