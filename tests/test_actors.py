@@ -328,3 +328,11 @@ def test_pronouns_follow_the_gender_a_title_gives():
     parsed = parse(doc)
     resolved = {parsed[i].text: names[a] for i, a in index.pronoun_actor.items()}
     assert resolved == {"She": "Mrs May", "He": "Mr Fox"}
+
+
+def test_the_police_is_one_actor_however_it_is_named():
+    doc = actors_of("Earlier, the police released the name of the suspect. Police said he fled. "
+                    "Two police officers were shot, and police later charged him.")
+    police = [a for a in doc.actors if "police" in a.name.lower()]
+    assert len(police) == 1, [(a.name, a.type) for a in doc.actors]
+    assert "the police" in mention_texts(police[0]) and len(police[0].mentions) >= 3

@@ -1395,10 +1395,13 @@ def build_actors(doc: Document, cast_model=None) -> tuple[list[Actor], ActorInde
 
     groups: dict[str, list[Cand]] = defaultdict(list)
     gpe_keys = {k for k in keys.values() if k.startswith("gpe:")}
+    group_keys = {k for k in keys.values() if k.startswith("group:")}
     for c in chosen:
         k = keys.get(id(c))
         if k and k.startswith("org:") and "gpe:" + k[4:] in gpe_keys:
             k = "gpe:" + k[4:]  # "WESTERVILLE" (ORG, a dateline) ~ "Westerville" (GPE)
+        elif k and k.startswith("description:") and "group:" + k[12:].lower() in group_keys:
+            k = "group:" + k[12:].lower()  # "the police" ~ "Police", "police officers": one actor
         if k:
             groups[k].append(c)
     _join_bare_groups(groups)
