@@ -46,17 +46,14 @@ class Pipeline:
 
     @classmethod
     def from_names(cls, names: Iterable[str], **options) -> "Pipeline":
-        from redline.models import gc_paused_while_loading
-
         names = with_requirements(list(names))  # "roles" alone pulls in "actors"
-        with gc_paused_while_loading():
-            import_builtin_components()
-            if any(getattr(REGISTRY.get(name), "uses_parse", False) for name in names):
-                from redline.components.nlp import preload_nlp
-                preload_nlp()  # spaCy loads in a thread while the technique model loads here
-            comps = []
-            for name in names:
-                comps.append(create_component(name, **options.get(name, {})))
+        import_builtin_components()
+        if any(getattr(REGISTRY.get(name), "uses_parse", False) for name in names):
+            from redline.components.nlp import preload_nlp
+            preload_nlp()  # spaCy loads in a thread while the technique model loads here
+        comps = []
+        for name in names:
+            comps.append(create_component(name, **options.get(name, {})))
         return cls(comps)
 
     @property

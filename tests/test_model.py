@@ -198,47 +198,6 @@ def test_decoded_spans_do_not_start_with_the_previous_sentences_punctuation():
     assert [text[s:e] for s, e, _ in spans] == ["It is a shameless land grab!"]
 
 
-def test_the_collector_is_paused_while_models_load_and_what_they_loaded_is_frozen():
-    """gc_paused_while_loading (cold start): nested and overlapping loads keep the collector
-    off until the last one ends; then the loaded objects are frozen and it is back on."""
-    import gc
-    import threading
-
-    from redline.models import gc_paused_while_loading
-
-    assert gc.isenabled()
-    frozen = gc.get_freeze_count()
-    inner_started, release = threading.Event(), threading.Event()
-
-    def other_load():
-        with gc_paused_while_loading():
-            inner_started.set()
-            release.wait(10)
-
-    try:
-        with gc_paused_while_loading():
-            kept = [[i] for i in range(1000)]  # tracked objects made during the load
-            t = threading.Thread(target=other_load)
-            t.start()
-            assert inner_started.wait(10)
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # the other thread's load still runs
-        release.set()
-        t.join(10)
-        assert gc.isenabled()
-        assert gc.get_freeze_count() >= frozen + len(kept)
-    finally:
-        release.set()
-        gc.unfreeze()
-        gc.enable()
-    with gc_paused_while_loading():
-        with gc_paused_while_loading():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.unfreeze()
-
-
 def test_spacy_loads_without_its_command_line_which_stays_importable():
     """nlp._import_spacy skips spacy.cli (weasel, typer, rich, requests) during the import;
     afterwards `import spacy.cli` and `spacy.info` work as usual."""

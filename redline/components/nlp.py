@@ -100,11 +100,8 @@ def get_nlp():
         return _nlp
     with _lock:
         if _nlp is None:
-            from redline.models import gc_paused_while_loading
-
-            with gc_paused_while_loading():
-                nlp, name = _load_nlp()
-                _nlp_name, _nlp = name, nlp  # the name first: `_nlp` set is what readers check
+            nlp, name = _load_nlp()
+            _nlp_name, _nlp = name, nlp  # the name first: `_nlp` set is what readers check
     return _nlp
 
 

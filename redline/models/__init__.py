@@ -3,8 +3,6 @@ config.json, MODEL_CARD.md)."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import threading
@@ -23,38 +21,6 @@ T = TypeVar("T")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 _loaded: dict[tuple, object] = {}
 _lock = threading.Lock()
-
-
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def gc_paused_while_loading():
-    """Python's cyclic garbage collector paused while models load; what they loaded frozen after.
-
-    Why: loading imports torch and spaCy and builds the models, hundreds of thousands of
-    objects that live as long as the process and are never garbage; every collection that
-    their allocation triggers walks all of them again: about 0.5 s of CPU in a cold start
-    (2 cores). Frozen (`gc.freeze`) when the last concurrent load ends, later collections
-    and the interpreter's exit skip them too (0.5 s more at the end of each CLI run).
-    Nests, and holds across threads: the collector comes back when the last load is done.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.freeze()
-                gc.enable()
 
 
 def load_once(factory: Callable[..., T], folder: Path | str | None, env_var: str, default: Path,
