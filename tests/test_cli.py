@@ -429,3 +429,23 @@ def test_meta_from_the_command_line(tmp_path):
     for bad in ("nope", "=x", "path=/x"):
         r = redline("analyze", f, "-f", "jsonl", "--meta", bad, *FAST)
         assert r.returncode == 2 and b"--meta" in r.stderr and not r.stdout
+
+
+def test_the_cli_loads_its_models_without_the_collector_and_turns_it_back_on():
+    """Cold start: `redline analyze` loads the models with the cyclic collector off and
+    freezes what they loaded; the collector is on again after, also when loading fails."""
+    import gc
+
+    from redline.cli import _loading_without_gc
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with _loading_without_gc():
+        assert not gc.isenabled()
+        kept = [[] for _ in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(kept)
+    with pytest.raises(RuntimeError):
+        with _loading_without_gc():
+            raise RuntimeError("a model that does not load")
+    assert gc.isenabled()
+    gc.unfreeze()
