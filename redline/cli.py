@@ -436,8 +436,9 @@ def analyze(
                 if warning:
                     typer.echo(f"redline: warning: {src.path}: {warning}", err=True)
                 try:
-                    # the first analysis loads the models: without the collector (see _loading_without_gc)
-                    with _loading_without_gc() if not done - failures else contextlib.nullcontext():
+                    # the first analysis that gets through loads the models: without the collector
+                    models_loaded = done > failures
+                    with contextlib.nullcontext() if models_loaded else _loading_without_gc():
                         doc = run_analysis(src.text, id=src.id, meta={"path": src.path, **src.meta, **extra_meta},
                                            threshold=threshold, components=_components(components),
                                            taxonomy=taxonomy.value if taxonomy else None)
